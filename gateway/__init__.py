@@ -1,0 +1,1 @@
+"""The running gateway: TAP service, federation, executor, local engine, CLI."""

@@ -1,0 +1,1 @@
+"""Per-backend query planners: pure rewriting of ADQL ASTs into backend requests."""
