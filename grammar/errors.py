@@ -135,7 +135,9 @@ class ParamError(AdqlError):
 class UnsupportedError(AdqlError):
     """Valid ADQL that a backend (or the gateway) cannot evaluate; names both."""
 
-    def __init__(self, construct: str, backend: str | None = None, location: Location = None) -> None:
+    def __init__(
+        self, construct: str, backend: str | None = None, location: Location = None
+    ) -> None:
         where = ""
         if isinstance(location, Span) and location.line:
             where = f" at line {location.line}, column {location.column}"
