@@ -1,0 +1,156 @@
+"""Gateway settings: a TOML file for the service and its backends, plus environment overrides.
+
+Environment variables ``ADQL_GATEWAY_<FIELD>`` override the service fields of the file (for
+example ``ADQL_GATEWAY_DATA_DIR``); backends come from the file only.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from typing_extensions import override
+
+BackendKind = Literal["local", "tap", "hsc", "sia", "spectral"]
+
+
+class ColumnOverride(BaseModel):
+    """Metadata for one column that the data file does not carry (a sidecar in the config)."""
+
+    model_config = {"extra": "forbid"}
+
+    unit: str | None = None
+    ucd: str | None = None
+    utype: str | None = None
+    description: str | None = None
+    xtype: str | None = None
+    datatype: str | None = None
+    arraysize: str | None = None
+    indexed: bool | None = None
+    principal: bool | None = None
+
+
+class LocalTable(BaseModel):
+    """A table of a ``local`` backend: a Parquet, CSV, FITS or VOTable file."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = Field(description="Qualified name seen by clients, e.g. dp1.Object")
+    path: Path = Field(description="Data file; relative paths are relative to the config file")
+    description: str | None = None
+    columns: dict[str, ColumnOverride] = Field(default_factory=dict)
+
+
+class BackendConfig(BaseModel):
+    """One backend of the federation."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str
+    kind: BackendKind
+    url: str | None = None
+    tables: list[LocalTable] = Field(default_factory=list)
+    schema_prefix: str | None = None
+    context: str | None = None
+    max_concurrency: int = 4
+    timeout_seconds: float = 60.0
+    forward_authorization: bool = False
+    token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> BackendConfig:
+        if self.kind == "local" and not self.tables:
+            msg = f"backend '{self.name}' of kind local needs at least one [[backends.tables]]"
+            raise ValueError(msg)
+        if self.kind != "local" and not self.url:
+            msg = f"backend '{self.name}' of kind {self.kind} needs a url"
+            raise ValueError(msg)
+        return self
+
+
+class GatewaySettings(BaseSettings):
+    """Service-wide settings; every limit here is advertised in /capabilities."""
+
+    model_config = SettingsConfigDict(env_prefix="ADQL_GATEWAY_", extra="forbid")
+
+    base_url: str = Field(
+        default="http://127.0.0.1:8000/tap",
+        title="Public base URL",
+        description="The TAP base URL clients use; accessURLs and job links are built from it.",
+    )
+    data_dir: Path = Field(
+        default=Path.home() / ".local" / "share" / "adql-gateway",
+        title="Data directory",
+        description="Job database and result files live here.",
+    )
+    service_title: str = "adql-gateway"
+    maxrec_default: int = Field(default=100_000, ge=0)
+    maxrec_hard: int = Field(default=10_000_000, ge=0)
+    upload_max_rows: int = Field(default=1_000_000, ge=0)
+    upload_max_bytes: int = Field(default=200_000_000, ge=0)
+    upload_url_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts from which UPLOAD by http(s) URL is allowed; empty refuses all.",
+    )
+    execution_duration_default: int = Field(default=600, ge=0)
+    execution_duration_hard: int = Field(default=3600, ge=0)
+    retention_default: int = Field(default=7 * 86400, ge=0)
+    retention_hard: int = Field(default=30 * 86400, ge=0)
+    max_concurrent_jobs: int = Field(default=4, ge=1)
+    sync_timeout: int = Field(default=600, ge=1)
+    backends: list[BackendConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_unique_backends(self) -> GatewaySettings:
+        seen: set[str] = set()
+        for backend in self.backends:
+            if backend.name in seen:
+                msg = f"backend name '{backend.name}' is used twice"
+                raise ValueError(msg)
+            seen.add(backend.name)
+        return self
+
+    @classmethod
+    @override
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Let the environment override values read from the TOML file."""
+        del settings_cls, dotenv_settings, file_secret_settings
+        return (env_settings, init_settings)
+
+    @property
+    def base_path(self) -> str:
+        """The path part of ``base_url`` where the TAP routes are mounted (e.g. ``/tap``)."""
+        return urlsplit(self.base_url).path.rstrip("/")
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings:
+    """Read settings from a TOML file (if given), then the environment, then ``overrides``.
+
+    Relative table paths in the file are resolved against the file's directory.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        service = data.pop("service", {})
+        data = {**service, **data}
+        root = path.resolve().parent
+        for backend in data.get("backends", []):
+            for table in backend.get("tables", []):
+                table_path = Path(table["path"])
+                if not table_path.is_absolute():
+                    table["path"] = str(root / table_path)
+    settings = GatewaySettings(**data)
+    # Explicit overrides (tests, CLI flags) win over both file and environment.
+    return settings.model_copy(update=overrides) if overrides else settings
