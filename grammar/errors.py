@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing_extensions import override
+
 from grammar.nodes import Span
 
 
@@ -81,12 +83,14 @@ class AdqlSyntaxError(AdqlError):
         self.excerpt = excerpt
 
     @property
+    @override
     def line(self) -> int:
         """1-based line of the error."""
         assert isinstance(self.location, Span)
         return self.location.line
 
     @property
+    @override
     def column(self) -> int:
         """1-based column of the error."""
         assert isinstance(self.location, Span)

@@ -212,9 +212,14 @@ class Coordinates:
 
 @dataclass(frozen=True, slots=True)
 class Point:
-    """``POINT([coord_sys,] lon, lat)``."""
+    """``POINT([coord_sys,] lon, lat)``.
 
-    coord_sys: StringLiteral | None
+    ``coord_sys`` (optional and deprecated in ADQL 2.1) is a string literal, ``NULL`` (a
+    :class:`NullLiteral`, which means the same as leaving it out) or None when absent; the same
+    holds for :class:`Circle`, :class:`Box` and :class:`Polygon`.
+    """
+
+    coord_sys: StringLiteral | NullLiteral | None
     lon: ValueExpression
     lat: ValueExpression
     span: Span = _span()
@@ -224,7 +229,7 @@ class Point:
 class Circle:
     """``CIRCLE([coord_sys,] lon, lat, r)`` or ``CIRCLE(point, r)``."""
 
-    coord_sys: StringLiteral | None
+    coord_sys: StringLiteral | NullLiteral | None
     center: Coordinates | ValueExpression
     radius: ValueExpression
     span: Span = _span()
@@ -234,7 +239,7 @@ class Circle:
 class Box:
     """``BOX([coord_sys,] lon, lat, width, height)`` or ``BOX(point, width, height)``."""
 
-    coord_sys: StringLiteral | None
+    coord_sys: StringLiteral | NullLiteral | None
     center: Coordinates | ValueExpression
     width: ValueExpression
     height: ValueExpression
@@ -245,7 +250,7 @@ class Box:
 class Polygon:
     """``POLYGON([coord_sys,] v1, v2, v3, ...)``; vertices all coordinates or all points."""
 
-    coord_sys: StringLiteral | None
+    coord_sys: StringLiteral | NullLiteral | None
     vertices: tuple[Coordinates | ValueExpression, ...]
     span: Span = _span()
 
