@@ -1,0 +1,190 @@
+"""Streaming CSV, TSV and JSON result writers.
+
+All three render whole columns with Arrow kernels (:mod:`gateway.cell_text`) and emit one
+chunk per batch. ``pyarrow.csv`` is not used for CSV: it quotes every string value and has no
+way to print array cells, whereas we quote only what RFC 4180 requires (plus empty strings,
+so that they stay distinguishable from nulls) and print arrays as space-separated numbers,
+like TABLEDATA.
+
+CSV and TSV have no overflow indicator (DALI §4.4.1); an overflow is logged instead.
+
+JSON shape (streamed, keys in this order)::
+
+    {"metadata": [{"name": ..., "datatype": ..., "arraysize": ..., "xtype": ..., "unit": ...,
+                   "ucd": ..., "utype": ..., "description": ...}, ...],
+     "data": [[cell, ...], ...],
+     "overflow": false}
+
+Unset metadata attributes are left out. Cells are JSON numbers, strings, ``true``/``false``,
+arrays (``[1.0,2.0]``) or ``null``; non-finite floats become ``null``. ``overflow`` comes
+last because it is only known once the rows are exhausted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gateway.arrow_types import meta_as_json
+from gateway.cell_text import JSON_STYLE, TextStyle, join_rows, render_column
+from gateway.columns import ColumnMeta
+
+__all__ = ["write_csv", "write_json", "write_tsv"]
+
+_LOG = logging.getLogger(__name__)
+
+_DELIMITED_STYLE: Final = TextStyle(
+    true="true", false="false", nan="NaN", pos_inf="+Inf", neg_inf="-Inf", element_null="NaN",
+    array_sep=" ",
+)  # fmt: skip
+_CSV_SPECIAL: Final = '[",\r\n]'
+_TSV_SPECIAL: Final = "[\t\r\n]"
+
+
+def write_csv(
+    columns: Sequence[ColumnMeta],
+    batches: Iterable[pa.RecordBatch],
+    *,
+    overflow: Callable[[], bool] | None = None,
+    infos: Sequence[tuple[str, str, str]] = (),  # noqa: ARG001 - no place for them in CSV
+    query: str | None = None,  # noqa: ARG001
+) -> Iterator[bytes]:
+    """Stream a result as RFC 4180 CSV with a header row of column names (CRLF line ends).
+
+    Parameters
+    ----------
+    columns
+        Column metadata, in the order of the batches' columns.
+    batches
+        The rows, consumed lazily.
+    overflow
+        Called after the last batch; a true result is logged (CSV cannot carry it).
+    infos, query
+        Accepted for a uniform writer signature; CSV has no place for them.
+
+    Yields
+    ------
+    bytes
+        The header line, then one chunk per non-empty batch.
+    """
+    yield (",".join(_csv_quote(meta.name) for meta in columns) + "\r\n").encode()
+    for batch in batches:
+        cells = [
+            _delimited_cells(batch.column(i), meta, csv=True) for i, meta in enumerate(columns)
+        ]
+        if rows := join_rows(cells, sep=",", prefix="", suffix="\r\n"):
+            yield rows
+    _log_overflow(overflow, "CSV")
+
+
+def write_tsv(
+    columns: Sequence[ColumnMeta],
+    batches: Iterable[pa.RecordBatch],
+    *,
+    overflow: Callable[[], bool] | None = None,
+    infos: Sequence[tuple[str, str, str]] = (),  # noqa: ARG001 - no place for them in TSV
+    query: str | None = None,  # noqa: ARG001
+) -> Iterator[bytes]:
+    """Stream a result as tab-separated values with a header row.
+
+    Values cannot contain TABs or line breaks in TSV, so those characters inside strings are
+    replaced by spaces. Nulls are empty fields.
+
+    Parameters
+    ----------
+    columns
+        Column metadata, in the order of the batches' columns.
+    batches
+        The rows, consumed lazily.
+    overflow
+        Called after the last batch; a true result is logged (TSV cannot carry it).
+    infos, query
+        Accepted for a uniform writer signature; TSV has no place for them.
+
+    Yields
+    ------
+    bytes
+        The header line, then one chunk per non-empty batch.
+    """
+    header = "\t".join(" ".join(meta.name.split()) for meta in columns)
+    yield (header + "\n").encode()
+    for batch in batches:
+        cells = [
+            _delimited_cells(batch.column(i), meta, csv=False) for i, meta in enumerate(columns)
+        ]
+        if rows := join_rows(cells, sep="\t", prefix="", suffix="\n"):
+            yield rows
+    _log_overflow(overflow, "TSV")
+
+
+def write_json(
+    columns: Sequence[ColumnMeta],
+    batches: Iterable[pa.RecordBatch],
+    *,
+    overflow: Callable[[], bool] | None = None,
+    infos: Sequence[tuple[str, str, str]] = (),  # noqa: ARG001 - not part of our JSON shape
+    query: str | None = None,  # noqa: ARG001
+) -> Iterator[bytes]:
+    """Stream a result as one JSON object (shape in the module docstring).
+
+    Parameters
+    ----------
+    columns
+        Column metadata, in the order of the batches' columns.
+    batches
+        The rows, consumed lazily.
+    overflow
+        Called after the last batch; its result is the ``overflow`` member.
+    infos, query
+        Accepted for a uniform writer signature; not part of the JSON shape.
+
+    Yields
+    ------
+    bytes
+        The metadata, one chunk per non-empty batch, then the closing members.
+    """
+    metadata = json.dumps([meta_as_json(meta) for meta in columns], ensure_ascii=False)
+    yield f'{{"metadata":{metadata},\n"data":['.encode()
+    first = True
+    for batch in batches:
+        cells = [
+            render_column(batch.column(i), meta, JSON_STYLE).fill_null("null")
+            for i, meta in enumerate(columns)
+        ]
+        # Every row starts with ",\n"; the very first comma of the array is dropped.
+        rows = join_rows(cells, sep=",", prefix=",\n[", suffix="]")
+        if rows:
+            yield rows[1:] if first else rows
+            first = False
+    flag = "true" if overflow is not None and overflow() else "false"
+    yield f'\n],\n"overflow":{flag}}}\n'.encode()
+
+
+def _delimited_cells(array: pa.Array | pa.ChunkedArray, meta: ColumnMeta, *, csv: bool) -> pa.Array:
+    text = render_column(array, meta, _DELIMITED_STYLE)
+    if meta.datatype in {"char", "unicodeChar"}:
+        if csv:
+            quoted = pc.binary_join_element_wise(
+                '"', pc.replace_substring(text, '"', '""'), '"', ""
+            )
+            needs = pc.or_(pc.match_substring_regex(text, _CSV_SPECIAL), pc.equal(text, ""))
+            text = pc.if_else(needs, quoted, text)
+        else:
+            text = pc.replace_substring_regex(text, _TSV_SPECIAL, " ")
+    return text.fill_null("")
+
+
+def _csv_quote(value: str) -> str:
+    if value and not any(char in value for char in ',"\r\n'):
+        return value
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _log_overflow(overflow: Callable[[], bool] | None, name: str) -> None:
+    if overflow is not None and overflow():
+        _LOG.warning("result truncated at MAXREC; %s has no overflow indicator", name)

@@ -1,0 +1,160 @@
+"""Arrow <-> VOTable type mapping."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from gateway.arrow_types import (
+    UnsupportedTypeError,
+    array_shape,
+    arrow_type_from_meta,
+    coerce_array,
+    column_meta_from_arrow,
+    field_metadata,
+)
+from gateway.columns import ColumnMeta
+
+
+@pytest.mark.parametrize(
+    ("arrow", "datatype", "arraysize", "xtype"),
+    [
+        (pa.bool_(), "boolean", None, None),
+        (pa.int8(), "short", None, None),
+        (pa.uint8(), "unsignedByte", None, None),
+        (pa.int16(), "short", None, None),
+        (pa.uint16(), "int", None, None),
+        (pa.int32(), "int", None, None),
+        (pa.uint32(), "long", None, None),
+        (pa.int64(), "long", None, None),
+        (pa.float32(), "float", None, None),
+        (pa.float64(), "double", None, None),
+        (pa.string(), "char", "*", None),
+        (pa.large_string(), "char", "*", None),
+        (pa.timestamp("us"), "char", "*", "timestamp"),
+        (pa.date32(), "char", "*", "timestamp"),
+        (pa.list_(pa.float64(), 2), "double", "2", None),
+        (pa.list_(pa.float64()), "double", "*", None),
+        (pa.list_(pa.int32()), "int", "*", None),
+        (pa.binary(), "unsignedByte", "*", None),
+        (pa.binary(16), "unsignedByte", "16", None),
+        (pa.dictionary(pa.int8(), pa.string()), "char", "*", None),
+    ],
+)
+def test_arrow_to_votable(arrow, datatype, arraysize, xtype):
+    meta = column_meta_from_arrow(pa.field("c", arrow))
+    assert (meta.name, meta.datatype, meta.arraysize, meta.xtype) == (
+        "c",
+        datatype,
+        arraysize,
+        xtype,
+    )
+
+
+def test_overrides_and_field_metadata():
+    field = pa.field(
+        "pos", pa.list_(pa.float64(), 2), nullable=False, metadata={"unit": "deg", "ucd": "pos.eq"}
+    )
+    meta = column_meta_from_arrow(field, xtype="point", description="where")
+    assert meta == ColumnMeta(
+        "pos",
+        "double",
+        "2",
+        xtype="point",
+        unit="deg",
+        ucd="pos.eq",
+        description="where",
+        nullable=False,
+    )
+    assert (
+        column_meta_from_arrow(pa.field("pos", field.type, metadata=field_metadata(meta))).unit
+        == "deg"
+    )
+
+
+@pytest.mark.parametrize(
+    "arrow",
+    [
+        pa.struct([("a", pa.int32())]),
+        pa.list_(pa.list_(pa.float64())),
+        pa.map_(pa.string(), pa.int32()),
+    ],
+)
+def test_unsupported_arrow_types(arrow):
+    with pytest.raises(UnsupportedTypeError):
+        column_meta_from_arrow(pa.field("c", arrow))
+
+
+@pytest.mark.parametrize(
+    ("meta", "arrow"),
+    [
+        (ColumnMeta("c", "boolean"), pa.bool_()),
+        (ColumnMeta("c", "unsignedByte"), pa.uint8()),
+        (ColumnMeta("c", "short"), pa.int16()),
+        (ColumnMeta("c", "int"), pa.int32()),
+        (ColumnMeta("c", "long"), pa.int64()),
+        (ColumnMeta("c", "float"), pa.float32()),
+        (ColumnMeta("c", "double"), pa.float64()),
+        (ColumnMeta("c", "char", "*"), pa.string()),
+        (ColumnMeta("c", "char", "*", xtype="timestamp"), pa.string()),
+        (ColumnMeta("c", "unicodeChar", "32*"), pa.string()),
+        (ColumnMeta("c", "double", "2", xtype="point"), pa.list_(pa.float64(), 2)),
+        (ColumnMeta("c", "double", "3", xtype="circle"), pa.list_(pa.float64(), 3)),
+        (ColumnMeta("c", "double", "*", xtype="polygon"), pa.list_(pa.float64())),
+        (ColumnMeta("c", "int", "2x3"), pa.list_(pa.int32(), 6)),
+        (ColumnMeta("c", "int", "2x*"), pa.list_(pa.int32())),
+        (ColumnMeta("c", "unsignedByte", "*"), pa.binary()),
+        (ColumnMeta("c", "unsignedByte", "4"), pa.binary(4)),
+        (ColumnMeta("c", "doubleComplex"), pa.list_(pa.float64(), 2)),
+    ],
+)
+def test_votable_to_arrow(meta, arrow):
+    assert arrow_type_from_meta(meta) == arrow
+
+
+@pytest.mark.parametrize("meta", [ColumnMeta("c", "quaternion"), ColumnMeta("c", "bit", "8")])
+def test_unknown_votable_types(meta):
+    with pytest.raises(UnsupportedTypeError, match="c"):
+        arrow_type_from_meta(meta)
+
+
+@pytest.mark.parametrize(
+    ("arraysize", "shape"),
+    [
+        (None, (None, False)),
+        ("2", (2, False)),
+        ("*", (None, True)),
+        ("10*", (10, True)),
+        ("2x3", (6, False)),
+        ("2x*", (None, True)),
+    ],
+)
+def test_array_shape(arraysize, shape):
+    assert array_shape(arraysize) == shape
+
+
+def test_round_trip_of_the_mapping():
+    for arrow in [
+        pa.bool_(),
+        pa.int16(),
+        pa.int32(),
+        pa.int64(),
+        pa.float32(),
+        pa.float64(),
+        pa.string(),
+        pa.list_(pa.float64(), 2),
+        pa.list_(pa.float64()),
+        pa.binary(),
+    ]:
+        assert arrow_type_from_meta(column_meta_from_arrow(pa.field("c", arrow))) == arrow
+
+
+def test_coerce_timestamps_to_dali_text_and_refuse_overflow():
+    meta = ColumnMeta("t", "char", "*", xtype="timestamp")
+    values = pa.array([0, None], pa.timestamp("s"))
+    assert coerce_array(values, meta).to_pylist() == ["1970-01-01T00:00:00", None]
+    assert coerce_array(pa.array([1, None], pa.int64()), ColumnMeta("i", "int")).type == pa.int32()
+    with pytest.raises(pa.ArrowInvalid):
+        coerce_array(pa.array([2**40]), ColumnMeta("i", "int"))
+    chunked = pa.chunked_array([pa.array(["a"]), pa.array(["b"])])
+    assert coerce_array(chunked, ColumnMeta("s", "char", "*")).to_pylist() == ["a", "b"]
