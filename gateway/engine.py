@@ -1,0 +1,391 @@
+"""The local engine: ADQL executed by an in-process DuckDB over Arrow data.
+
+Tables are Arrow tables or pyarrow datasets (Parquet files are scanned by pyarrow, so DuckDB
+itself never opens a file). After the engine is built DuckDB's external access is switched off
+and its configuration locked: no SQL text can read files or the network. Each query runs on its
+own cursor (a DuckDB connection sharing the database), which also scopes per-query uploads
+(``TAP_UPLOAD.<name>``) and makes concurrent queries thread-safe.
+
+MAXREC is applied outside the user's query: the SQL gets ``LIMIT min(TOP, MAXREC + 1)``; if
+MAXREC + 1 rows arrive, only MAXREC are returned and ``overflow`` becomes true.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from gateway import engine_udfs
+from gateway.cancellation import Cancellation
+from gateway.columns import ColumnMeta
+from grammar.errors import UnsupportedError
+from grammar.nodes import Query, TableName
+from planners.sql import ColumnInfo, ResolvedTable, SqlTarget, compile_query
+
+UPLOAD_SCHEMA = "tap_upload"
+BATCH_ROWS = 65536
+
+
+def astropy_unit_factor(source: str, target: str) -> float:
+    """Conversion factor between VOUnit strings (astropy); ValueError if incompatible."""
+    # Imported here: astropy is slow to import and only IN_UNIT needs it.
+    from astropy import units as u  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    try:
+        return float(
+            u.Unit(source, format="vounit", parse_strict="raise").to(
+                u.Unit(target, format="vounit", parse_strict="raise")
+            )
+        )
+    except (u.UnitsError, ValueError) as err:
+        raise ValueError(str(err)) from err
+
+
+def arrow_datatype(t: pa.DataType) -> tuple[str, str | None, str | None]:
+    """VOTable ``(datatype, arraysize, xtype)`` of an Arrow type."""
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        inner, _, _ = arrow_datatype(t.value_type)
+        size = str(t.list_size) if pa.types.is_fixed_size_list(t) else "*"
+        return inner, size, None
+    table = [
+        (pa.types.is_boolean, "boolean"),
+        (pa.types.is_uint8, "unsignedByte"),
+        (pa.types.is_int8, "short"),
+        (pa.types.is_int16, "short"),
+        (pa.types.is_uint16, "int"),
+        (pa.types.is_int32, "int"),
+        (pa.types.is_uint32, "long"),
+        (pa.types.is_int64, "long"),
+        (pa.types.is_uint64, "long"),
+        (pa.types.is_float32, "float"),
+        (pa.types.is_float16, "float"),
+        (pa.types.is_floating, "double"),
+        (pa.types.is_decimal, "double"),
+    ]
+    for test, name in table:
+        if test(t):
+            return name, None, None
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return "char", "*", "timestamp"
+    return "char", "*", None
+
+
+def _info(meta: ColumnMeta) -> ColumnInfo:
+    return ColumnInfo(
+        meta.name,
+        meta.datatype,
+        meta.arraysize,
+        meta.xtype,
+        meta.unit,
+        meta.ucd,
+        meta.utype,
+        meta.description,
+    )
+
+
+def _metas(schema: pa.Schema, given: Sequence[ColumnMeta] | None) -> tuple[ColumnMeta, ...]:
+    by_name = {c.name: c for c in given or ()}
+    out = []
+    for f in schema:
+        datatype, arraysize, xtype = arrow_datatype(f.type)
+        extra = {k.decode(): v.decode() for k, v in (f.metadata or {}).items()}
+        out.append(
+            by_name.get(f.name)
+            or ColumnMeta(
+                f.name,
+                datatype,
+                extra.get("arraysize", arraysize),
+                extra.get("xtype", xtype),
+                extra.get("unit"),
+                extra.get("ucd"),
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    written: tuple[str, ...]
+    registered: str
+    source: pa.Table | ds.Dataset
+    columns: tuple[ColumnMeta, ...]
+    sql_name: tuple[str, ...]
+
+
+@dataclass
+class _Resolver:
+    """Engine catalogue plus this query's uploads; remembers which tables the query used."""
+
+    tables: Mapping[tuple[str, ...], _Table]
+    used: dict[str, _Table] = field(default_factory=dict)
+
+    def resolve_table(self, name: TableName) -> ResolvedTable | None:
+        exact = tuple(p.name for p in name.parts)
+        hit = self.tables.get(tuple(p.key for p in name.parts))
+        if hit is None or any(
+            p.delimited and w != p.name
+            for p, w in zip(name.parts, hit.written[-len(name.parts) :], strict=False)
+        ):
+            hit = next((t for t in self.tables.values() if t.written == exact), None)
+        if hit is None:
+            return None
+        self.used[hit.registered] = hit
+        return ResolvedTable(hit.sql_name, tuple(_info(c) for c in hit.columns))
+
+    def table_names(self) -> Sequence[str]:
+        return [".".join(t.written) for t in self.tables.values()]
+
+
+class QueryResult:
+    """Columns known up front; batches streamed; ``overflow`` known once batches are consumed."""
+
+    def __init__(
+        self,
+        columns: list[ColumnMeta],
+        batches: Iterator[pa.RecordBatch],
+        state: dict[str, bool],
+        cursor: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
+        self.columns = columns
+        self.batches = batches
+        self._state = state
+        self._cursor = cursor
+
+    @property
+    def overflow(self) -> bool:
+        """True if MAXREC cut the result short (valid after iterating ``batches``)."""
+        return self._state["overflow"]
+
+    def cancel(self) -> None:
+        """Interrupt the running query; the batch iterator then raises (thread-safe).
+
+        Only the query's own cursor can be interrupted: interrupting the parent connection
+        does not reach queries running on cursors.
+        """
+        if self._cursor is not None:
+            _interrupt(self._cursor)
+
+
+class LocalEngine:
+    """An in-process DuckDB over registered Arrow tables, with external access disabled."""
+
+    def __init__(self, *, threads: int | None = None) -> None:
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {"threads": threads} if threads else {}
+        )
+        self._con = duckdb.connect(":memory:", config=config)
+        engine_udfs.register(self._con)
+        self._tables: dict[tuple[str, ...], _Table] = {}
+        self._counter = itertools.count()
+        self._lock = threading.Lock()
+        self._locked = False
+        self.lock()
+
+    # ------------------------------------------------------------------ registration
+
+    def lock(self) -> None:
+        """Disable file and network access from SQL and lock the configuration (idempotent)."""
+        if not self._locked:
+            self._con.execute("SET enable_external_access = false")
+            self._con.execute("SET lock_configuration = true")
+            self._locked = True
+
+    def setting(self, name: str) -> object:
+        """The current value of a DuckDB setting (for checks and tests)."""
+        row = self._con.execute("SELECT current_setting(?)", [name]).fetchone()
+        return None if row is None else row[0]
+
+    def add_table(
+        self,
+        name: str | Sequence[str],
+        data: pa.Table | ds.Dataset,
+        columns: Sequence[ColumnMeta] | None = None,
+    ) -> None:
+        """Expose Arrow data as ``schema.table`` (catalogue case kept, matched per ADQL)."""
+        written = tuple(name.split(".")) if isinstance(name, str) else tuple(name)
+        registered = f"__adql_src_{next(self._counter)}"
+        metas = _metas(data.schema, columns)
+        with self._lock:
+            self._con.register(registered, data)
+            key = tuple(p.lower() for p in written)
+            self._tables[key] = _Table(written, registered, data, metas, written)
+            if len(written) > 1:
+                self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(written[-2])}")
+            view = ".".join(map(_q, written))
+            ddl = f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_q(registered)}"  # noqa: S608
+            self._con.execute(ddl)
+
+    def add_file(
+        self,
+        name: str | Sequence[str],
+        path: str | Path,
+        columns: Sequence[ColumnMeta] | None = None,
+    ) -> None:
+        """Parquet (scanned lazily by pyarrow), CSV, FITS or VOTable (read via astropy)."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix in {".parquet", ".pq"}:
+            self.add_table(name, ds.dataset(path, format="parquet"), columns)
+            return
+        if suffix == ".csv":
+            from pyarrow import csv  # noqa: PLC0415 - only needed for CSV sources
+
+            self.add_table(name, csv.read_csv(path), columns)
+            return
+        from astropy.table import Table  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        fmt = "fits" if suffix in {".fits", ".fit"} else "votable"
+        table = Table.read(path, format=fmt)
+        arrays = {
+            c: pa.array(table[c].tolist())
+            if table[c].ndim > 1
+            else pa.array(table[c].filled() if hasattr(table[c], "filled") else table[c])
+            for c in table.colnames
+        }
+        self.add_table(name, pa.table(arrays), columns)
+
+    # ------------------------------------------------------------------ execution
+
+    def compile(
+        self, query: Query, uploads: Mapping[str, pa.Table] | None = None, maxrec: int | None = None
+    ) -> tuple[str, list[ColumnMeta], _Resolver]:
+        """The DuckDB SQL and output metadata for ``query`` (no execution)."""
+        tables = dict(self._tables)
+        for up_name, data in (uploads or {}).items():
+            key = (UPLOAD_SCHEMA, up_name.lower())
+            if key in tables:
+                raise UnsupportedError(f"two uploads named '{up_name}' (names ignore case)")
+            registered = f"__adql_upload_{up_name.lower()}"
+            # Uploads get no view: the query names the cursor-local registration directly.
+            tables[key] = _Table(
+                ("TAP_UPLOAD", up_name), registered, data, _metas(data.schema, None), (registered,)
+            )
+        resolver = _Resolver(tables)
+        limit = None if maxrec is None else maxrec + 1
+        compiled = compile_query(query, SqlTarget("duckdb", resolver, astropy_unit_factor, limit))
+        metas = [
+            ColumnMeta(
+                c.name,
+                c.datatype or "char",
+                c.arraysize,
+                c.xtype,
+                c.unit,
+                c.ucd,
+                c.utype,
+                c.description,
+            )
+            for c in compiled.columns
+        ]
+        return compiled.sql, metas, resolver
+
+    def execute(
+        self,
+        query: Query,
+        *,
+        uploads: Mapping[str, pa.Table] | None = None,
+        maxrec: int | None = None,
+        cancellation: Cancellation | None = None,
+    ) -> QueryResult:
+        """Run ``query``; MAXREC=0 returns metadata only.
+
+        ``cancellation`` interrupts the query from another thread, also while DuckDB is
+        still computing the first batch (an aggregate runs entirely before it).
+        """
+        sql, metas, resolver = self.compile(query, uploads, maxrec)
+        cur = self._con.cursor()
+        if cancellation is not None:
+            cancellation.on_cancel(functools.partial(_interrupt, cur))
+        for table in resolver.used.values():
+            cur.register(table.registered, table.source)
+        state = {"overflow": False}
+        if maxrec == 0:
+            # MAXREC=0 asks for metadata only; TAP says the overflow indicator is still given.
+            state["overflow"] = True
+            # Compiled from the AST by planners.sql: no user text is spliced in.
+            limited = f"SELECT * FROM ({sql}) AS q LIMIT 0"  # noqa: S608
+            reader = cur.sql(limited).to_arrow_reader(BATCH_ROWS)
+            metas = _reconcile(metas, reader.schema)
+            cur.close()
+            return QueryResult(metas, iter(()), state)
+        reader = cur.sql(sql).to_arrow_reader(BATCH_ROWS)
+        metas = _reconcile(metas, reader.schema)
+        return QueryResult(metas, _stream(cur, reader, maxrec, state), state, cur)
+
+    def explain(self, query: Query, uploads: Mapping[str, pa.Table] | None = None) -> str:
+        """DuckDB's physical plan for ``query`` (shows hash vs nested-loop joins)."""
+        sql, _, resolver = self.compile(query, uploads)
+        cur = self._con.cursor()
+        try:
+            for table in resolver.used.values():
+                cur.register(table.registered, table.source)
+            rows = cur.sql("EXPLAIN " + sql).fetchall()
+        finally:
+            cur.close()
+        return "\n".join(str(r[1]) for r in rows)
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self._con.close()
+
+
+def _interrupt(cursor: duckdb.DuckDBPyConnection) -> None:
+    # A closed cursor (query finished) cannot be interrupted, and needs not be.
+    with contextlib.suppress(duckdb.Error):
+        cursor.interrupt()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _reconcile(metas: list[ColumnMeta], schema: pa.Schema) -> list[ColumnMeta]:
+    """Take the datatype DuckDB actually produced; keep names, units, xtypes from the plan."""
+    out = []
+    for meta, f in zip(metas, schema, strict=True):
+        datatype, arraysize, xtype = arrow_datatype(f.type)
+        out.append(
+            ColumnMeta(
+                meta.name,
+                datatype,
+                meta.arraysize or arraysize,
+                meta.xtype or xtype,
+                meta.unit,
+                meta.ucd,
+                meta.utype,
+                meta.description,
+                meta.indexed,
+                meta.principal,
+                meta.std,
+                meta.nullable,
+            )
+        )
+    return out
+
+
+def _stream(
+    cur: duckdb.DuckDBPyConnection,
+    reader: pa.RecordBatchReader,
+    maxrec: int | None,
+    state: dict[str, bool],
+) -> Iterator[pa.RecordBatch]:
+    seen = 0
+    try:
+        for batch in reader:
+            if maxrec is not None and seen + batch.num_rows > maxrec:
+                state["overflow"] = True
+                if maxrec > seen:
+                    yield batch.slice(0, maxrec - seen)
+                return
+            seen += batch.num_rows
+            yield batch
+    finally:
+        cur.close()

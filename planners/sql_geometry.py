@@ -1,0 +1,295 @@
+"""ADQL geometry lowered to plain SQL arithmetic on the unit sphere (DuckDB, SQLite).
+
+Geometry values never exist as SQL values while a predicate is evaluated: a :class:`Geo` keeps
+the SQL expressions of its parts (centre, radius, vertices), and each predicate becomes
+trigonometry on those parts. Only when a geometry is *selected* does it become a DALI array
+(``point -> [lon, lat]``, ``circle -> [lon, lat, r]``, ``polygon -> [lon1, lat1, ...]``).
+
+Definitions (all angles in degrees, coordinates as given, no frame conversion):
+
+* distance: haversine form ``2 asin(sqrt(sin²(Δδ/2) + cos δ1 cos δ2 sin²(Δα/2)))``, accurate
+  for small and large separations alike (the cosine formula loses precision below ~1").
+  RA needs no wrapping: only ``sin²(Δα/2)`` enters, which is 360°-periodic.
+* CONTAINS(point, circle): ``hav(distance) <= sin²(r/2)``, avoiding the ``asin`` per row.
+* CONTAINS(point, BOX(lon, lat, w, h)): ADQL 2.1 §4.2.5 defines the box by a cross of arms
+  along the coordinate axes at the centre, and sides that are great circles meeting the arm
+  ends at right angles. A great circle through the arm end ``cos(h/2) c + sin(h/2) n`` and
+  perpendicular to the meridian arm has normal ``sin(h/2) c - cos(h/2) n``, so the box is
+  exactly ``|η| <= tan(h/2)`` and ``|ξ| <= tan(w/2)`` with ``p·c > 0``, where ``ξ, η`` are the
+  gnomonic (tangent-plane) coordinates of the point about the centre. This works across
+  RA = 0/360 and at the poles (the axes at the centre come from its RA even at |dec| = 90).
+* CONTAINS(point, polygon): great-circle edges; the interior is the region not containing the
+  antipode of the vertex centroid. Evaluated by the engine's vectorised function
+  ``adql_polygon_contains`` (a gnomonic projection maps great circles to straight lines, so a
+  planar crossing test is exact).
+* INTERSECTS(circle, circle): ``distance(c1, c2) <= r1 + r2``. INTERSECTS with a point is
+  CONTAINS with the point first (ADQL 2.1 keeps this for compatibility).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlglot import exp
+
+from grammar.errors import UnsupportedError
+from grammar.nodes import Span
+
+GeoKind = Literal["point", "circle", "box", "polygon"]
+
+
+@dataclass(frozen=True, slots=True)
+class Geo:
+    """A geometry as SQL parts.
+
+    ``parts``: point ``(lon, lat)``; circle ``(lon, lat, r)``; box ``(lon, lat, w, h)``;
+    polygon ``(lon1, lat1, lon2, lat2, ...)``. A polygon read from a column has no parts
+    but an ``array`` (a DALI ``double[]``). ``consts`` holds the part values when every part
+    is a compile-time number, which lets AREA/CENTROID of literals be folded.
+    """
+
+    kind: GeoKind
+    parts: tuple[exp.Expr, ...] = ()
+    array: exp.Expr | None = None
+    consts: tuple[float, ...] | None = None
+
+
+def num(value: float) -> exp.Expr:
+    """A numeric literal (negative values become a unary minus)."""
+    text = repr(float(value)) if isinstance(value, float) else str(value)
+    if value < 0:
+        return exp.Neg(this=exp.Literal.number(text.lstrip("-")))
+    return exp.Literal.number(text)
+
+
+def call(name: str, *args: exp.Expr) -> exp.Expr:
+    """A function call rendered verbatim (the names used are common to all targets)."""
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def paren(e: exp.Expr) -> exp.Expr:
+    """Parenthesise binary expressions so generated arithmetic keeps its grouping."""
+    return exp.Paren(this=e) if isinstance(e, exp.Binary) else e
+
+
+def rad(e: exp.Expr) -> exp.Expr:
+    """Degrees to radians, folded for constants."""
+    if isinstance(e, exp.Literal) and not e.is_string:
+        return num(math.radians(float(e.this)))
+    return call("RADIANS", e)
+
+
+def _sin2_half(delta: exp.Expr) -> exp.Expr:
+    return exp.Pow(
+        this=call("SIN", exp.Div(this=paren(delta), expression=num(2.0))), expression=num(2)
+    )
+
+
+def haversine(lon1: exp.Expr, lat1: exp.Expr, lon2: exp.Expr, lat2: exp.Expr) -> exp.Expr:
+    """``sin²(d/2)`` for the great-circle distance ``d`` between two positions in degrees."""
+    dlat = exp.Sub(this=rad(lat2), expression=rad(lat1))
+    dlon = exp.Sub(this=rad(lon2), expression=rad(lon1))
+    cosines = exp.Mul(this=call("COS", rad(lat1)), expression=call("COS", rad(lat2)))
+    return exp.Add(
+        this=_sin2_half(dlat), expression=exp.Mul(this=cosines, expression=_sin2_half(dlon))
+    )
+
+
+def distance_deg(p: Geo, q: Geo) -> exp.Expr:
+    """Great-circle distance in degrees between two points (haversine, clamped for rounding)."""
+    hav = haversine(p.parts[0], p.parts[1], q.parts[0], q.parts[1])
+    root = call("LEAST", num(1.0), call("SQRT", hav))
+    return call("DEGREES", exp.Mul(this=num(2.0), expression=call("ASIN", root)))
+
+
+def constant(node: exp.Expr) -> float | None:
+    """The value of a numeric constant expression, or None if it depends on data."""
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return float(node.this)
+    if isinstance(node, exp.Paren | exp.Cast):
+        return constant(node.this)
+    if isinstance(node, exp.Neg):
+        inner = constant(node.this)
+        return None if inner is None else -inner
+    if isinstance(node, exp.Binary):
+        a, b = constant(node.this), constant(node.expression)
+        if a is None or b is None:
+            return None
+        if isinstance(node, exp.Add):
+            return a + b
+        if isinstance(node, exp.Sub):
+            return a - b
+        if isinstance(node, exp.Mul):
+            return a * b
+        if isinstance(node, exp.IntDiv) and b:
+            return float(int(a / b))
+        if isinstance(node, exp.Div) and b:
+            return a / b
+    return None
+
+
+def _hav_of_radius(r: exp.Expr) -> exp.Expr:
+    """``sin²(r/2)`` with r capped at 180° (beyond that a circle is the whole sphere)."""
+    value = constant(r)
+    if value is not None:
+        return num(math.sin(math.radians(min(value, 180.0)) / 2) ** 2)
+    capped = call("LEAST", r, num(180.0))
+    return exp.Pow(
+        this=call("SIN", exp.Div(this=rad(capped), expression=num(2.0))), expression=num(2)
+    )
+
+
+def point_in_circle(p: Geo, c: Geo) -> exp.Expr:
+    """Boolean: the point is inside or on the circle."""
+    lon, lat, r = c.parts
+    return exp.LTE(this=haversine(p.parts[0], p.parts[1], lon, lat), expression=_hav_of_radius(r))
+
+
+def point_in_box(p: Geo, b: Geo) -> exp.Expr:
+    """Boolean: the point lies in the ADQL box (gnomonic rectangle about the centre)."""
+    lon, lat = p.parts[:2]
+    lon0, lat0, width, height = b.parts
+    dra = exp.Sub(this=rad(lon), expression=rad(lon0))
+    sd, cd = call("SIN", rad(lat)), call("COS", rad(lat))
+    sd0, cd0 = call("SIN", rad(lat0)), call("COS", rad(lat0))
+    cdra = call("COS", dra)
+    # p·c, p·e and p·n with c the centre and e, n the east and north axes there.
+    pc = exp.Add(
+        this=exp.Mul(this=sd, expression=sd0),
+        expression=exp.Mul(this=exp.Mul(this=cd, expression=cd0), expression=cdra),
+    )
+    pe = exp.Mul(this=cd, expression=call("SIN", dra))
+    pn = exp.Sub(
+        this=exp.Mul(this=sd, expression=cd0),
+        expression=exp.Mul(this=exp.Mul(this=cd, expression=sd0), expression=cdra),
+    )
+
+    def half_tan(size: exp.Expr) -> exp.Expr:
+        value = constant(size)
+        if value is not None:
+            return num(math.tan(math.radians(value) / 2))
+        return call("TAN", exp.Div(this=rad(size), expression=num(2.0)))
+
+    return exp.and_(
+        exp.GT(this=pc, expression=num(0.0)),
+        exp.LTE(
+            this=call("ABS", pe), expression=exp.Mul(this=paren(pc), expression=half_tan(width))
+        ),
+        exp.LTE(
+            this=call("ABS", pn), expression=exp.Mul(this=paren(pc), expression=half_tan(height))
+        ),
+    )
+
+
+def polygon_array(g: Geo) -> exp.Expr:
+    """A polygon (or box folded to its corners) as a DALI ``double[]`` expression."""
+    if g.array is not None:
+        return g.array
+    if g.kind == "box":
+        if g.consts is None:
+            raise UnsupportedError("a BOX with non-constant arguments outside CONTAINS(POINT, BOX)")
+        return exp.Array(expressions=[num(v) for v in box_corners(*g.consts)])
+    return exp.Array(expressions=list(g.parts))
+
+
+def point_in_polygon(p: Geo, poly: Geo) -> exp.Expr:
+    """Boolean: the point lies in the polygon (engine function, vectorised)."""
+    return call("adql_polygon_contains", *p.parts[:2], polygon_array(poly))
+
+
+def contains(a: Geo, b: Geo, span: Span) -> exp.Expr:
+    """Boolean SQL for CONTAINS(a, b)."""
+    if a.kind == "point":
+        if b.kind == "circle":
+            return point_in_circle(a, b)
+        if b.kind == "box":
+            return point_in_box(a, b)
+        if b.kind == "polygon":
+            return point_in_polygon(a, b)
+    if a.kind == "circle" and b.kind == "circle":
+        lon, lat, r = a.parts
+        d = distance_deg(Geo("point", (lon, lat)), Geo("point", b.parts[:2]))
+        return exp.LTE(this=exp.Add(this=d, expression=paren(r)), expression=b.parts[2])
+    raise UnsupportedError(f"CONTAINS({a.kind.upper()}, {b.kind.upper()})", location=span)
+
+
+def intersects(a: Geo, b: Geo, span: Span) -> exp.Expr:
+    """Boolean SQL for INTERSECTS(a, b)."""
+    if a.kind == "point":
+        return contains(a, b, span)
+    if b.kind == "point":
+        return contains(b, a, span)
+    if a.kind == "circle" and b.kind == "circle":
+        d = distance_deg(Geo("point", a.parts[:2]), Geo("point", b.parts[:2]))
+        return exp.LTE(
+            this=d, expression=exp.Add(this=paren(a.parts[2]), expression=paren(b.parts[2]))
+        )
+    raise UnsupportedError(f"INTERSECTS({a.kind.upper()}, {b.kind.upper()})", location=span)
+
+
+def area_sq_deg(g: Geo, span: Span) -> exp.Expr:
+    """AREA in square degrees: exact spherical areas (cap, spherical polygon)."""
+    sq_deg = (180.0 / math.pi) ** 2
+    if g.kind == "point":
+        return num(0.0)
+    if g.kind == "circle":
+        # Spherical cap: 2π(1 - cos r) steradians.
+        return exp.Mul(
+            this=num(2 * math.pi * sq_deg),
+            expression=paren(exp.Sub(this=num(1.0), expression=call("COS", rad(g.parts[2])))),
+        )
+    if g.kind in {"polygon", "box"}:
+        return call("adql_polygon_area", polygon_array(g))
+    raise UnsupportedError(f"AREA({g.kind.upper()})", location=span)
+
+
+def centroid(g: Geo, span: Span) -> Geo:
+    """CENTROID as a point geometry."""
+    if g.kind in {"point", "circle", "box"}:
+        return Geo("point", g.parts[:2])
+    if g.kind == "polygon":
+        arr = call("adql_polygon_centroid", polygon_array(g))
+        return from_array("point", arr)
+    raise UnsupportedError(f"CENTROID({g.kind.upper()})", location=span)
+
+
+def element(arr: exp.Expr, index: int) -> exp.Expr:
+    """The 1-based ``index``-th element of an SQL array."""
+    return exp.Bracket(this=arr, expressions=[exp.Literal.number(index - 1)])
+
+
+def from_array(kind: GeoKind, arr: exp.Expr) -> Geo:
+    """A geometry read from a DALI array value (a column or an engine function result)."""
+    if kind == "point":
+        return Geo("point", (element(arr, 1), element(arr, 2)))
+    if kind == "circle":
+        return Geo("circle", (element(arr, 1), element(arr, 2), element(arr, 3)))
+    return Geo("polygon", (), array=arr)
+
+
+def to_array(g: Geo) -> exp.Expr:
+    """The DALI array of a geometry value (what a SELECT list returns)."""
+    if g.kind in {"point", "circle"}:
+        return exp.Array(
+            expressions=[exp.Cast(this=p, to=exp.DataType.build("DOUBLE")) for p in g.parts]
+        )
+    return polygon_array(g)
+
+
+def box_corners(lon: float, lat: float, width: float, height: float) -> list[float]:
+    """The four corners of an ADQL box, counter-clockwise from south-east, as lon/lat pairs."""
+    ra0, de0 = math.radians(lon), math.radians(lat)
+    tx, ty = math.tan(math.radians(width) / 2), math.tan(math.radians(height) / 2)
+    centre = (math.cos(de0) * math.cos(ra0), math.cos(de0) * math.sin(ra0), math.sin(de0))
+    east = (-math.sin(ra0), math.cos(ra0), 0.0)
+    north = (-math.sin(de0) * math.cos(ra0), -math.sin(de0) * math.sin(ra0), math.cos(de0))
+    out: list[float] = []
+    for sx, sy in ((1, -1), (1, 1), (-1, 1), (-1, -1)):
+        v = [c + sx * tx * e + sy * ty * n for c, e, n in zip(centre, east, north, strict=True)]
+        out += [
+            math.degrees(math.atan2(v[1], v[0])) % 360.0,
+            math.degrees(math.atan2(v[2], math.hypot(v[0], v[1]))),
+        ]
+    return out
