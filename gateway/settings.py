@@ -56,6 +56,10 @@ class BackendConfig(BaseModel):
     tables: list[LocalTable] = Field(default_factory=list)
     schema_prefix: str | None = None
     context: str | None = None
+    sia_profile: Literal["standard", "rubin"] = Field(
+        default="standard",
+        description="SIA backends: 'rubin' adds the Rubin ObsCore columns and DPSUBTYPE.",
+    )
     max_concurrency: int = 4
     timeout_seconds: float = 60.0
     forward_authorization: bool = False

@@ -36,7 +36,7 @@ class TapQueryParams:
 
     query: str
     lang: str
-    maxrec: int | None
+    maxrec: int
     response_format: str | None
     uploads: tuple[UploadSpec, ...]
     run_id: str | None
@@ -67,8 +67,9 @@ class ParamBag:
         values = self._values.get(key.upper())
         if not values:
             return None
-        if len(values) > 1 and key.upper() not in _MULTI_VALUED:
-            raise TapUsageError(f"parameter {key.upper()} was given {len(values)} times")
+        # Identical repeats are tolerated: astroquery sends FORMAT twice with the same value.
+        if len(set(values)) > 1 and key.upper() not in _MULTI_VALUED:
+            raise TapUsageError(f"parameter {key.upper()} was given {len(values)} different values")
         return values[0]
 
     def __contains__(self, key: object) -> bool:

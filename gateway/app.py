@@ -1,0 +1,109 @@
+"""The FastAPI application factory: TAP 1.1 routes under the configured base path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from gateway.handlers import sync, uws, vosi
+from gateway.handlers.common import TEXT, GatewayState
+from gateway.job_runner import JobRunner
+from gateway.job_work import make_job_work
+from gateway.jobs import SqliteJobStore
+from gateway.query_service import QueryService
+from gateway.settings import GatewaySettings
+from gateway.vosi import ServiceLimits
+
+log = logging.getLogger(__name__)
+
+REAPER_INTERVAL = 60.0
+"""Seconds between sweeps that destroy jobs past their destruction time."""
+
+
+def service_limits(settings: GatewaySettings) -> ServiceLimits:
+    """The limits advertised in /capabilities, straight from the settings."""
+    return ServiceLimits(
+        max_rec_default=settings.maxrec_default,
+        max_rec_hard=settings.maxrec_hard,
+        upload_rows=settings.upload_max_rows,
+        upload_bytes=settings.upload_max_bytes,
+        execution_duration_default=settings.execution_duration_default,
+        execution_duration_hard=settings.execution_duration_hard,
+        retention_default=settings.retention_default,
+        retention_hard=settings.retention_hard,
+        max_concurrent_jobs=settings.max_concurrent_jobs,
+    )
+
+
+async def _reap(state: GatewayState) -> None:
+    while True:
+        await asyncio.sleep(REAPER_INTERVAL)
+        for job_id in state.jobs.expired(datetime.now(UTC)):
+            await state.runner.abort(job_id)
+            state.jobs.delete(job_id)
+
+
+def create_app(
+    settings: GatewaySettings, service_factory: Callable[[GatewaySettings], QueryService]
+) -> FastAPI:
+    """Build the TAP service; ``service_factory`` builds the query service at start-up."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        service = service_factory(settings)
+        store = SqliteJobStore(settings.data_dir)
+        recovered = store.recover_after_restart()
+        if recovered:
+            log.warning("%d job(s) were running at the last shutdown; now ERROR", len(recovered))
+        runner = JobRunner(
+            store,
+            make_job_work(settings, service, store),
+            max_concurrent=settings.max_concurrent_jobs,
+        )
+        state = GatewayState(
+            settings=settings,
+            service=service,
+            jobs=store,
+            runner=runner,
+            limits=service_limits(settings),
+            started=datetime.now(UTC),
+        )
+        app.state.gateway = state
+        reaper = asyncio.create_task(_reap(state))
+        try:
+            yield
+        finally:
+            reaper.cancel()
+            await runner.shutdown()
+            store.close()
+            service.close()
+
+    app = FastAPI(title=settings.service_title, lifespan=lifespan, docs_url=None, redoc_url=None)
+    prefix = settings.base_path
+    app.include_router(sync.router, prefix=prefix)
+    app.include_router(uws.router, prefix=prefix)
+    app.include_router(vosi.router, prefix=prefix)
+
+    async def _fault(request: Request, exc: Exception) -> Response:
+        del request
+        return uws.fault_response(exc)
+
+    # Expected failures become DALI error documents; anything else stays a plain 500.
+    for error_class in (ValueError, LookupError, RuntimeError, OSError):
+        app.add_exception_handler(error_class, _fault)
+
+    @app.get(prefix or "/", include_in_schema=False)
+    async def _root() -> Response:
+        return Response(
+            f"{settings.service_title}: TAP 1.1 service; see {settings.base_url}/capabilities\n",
+            media_type=TEXT,
+        )
+
+    return app

@@ -1,0 +1,1 @@
+"""HTTP handlers of the TAP service, one module per resource group."""

@@ -1,0 +1,73 @@
+"""Shared handler plumbing: the per-app state object and small response helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import Request
+
+from gateway.job_runner import JobRunner
+from gateway.jobs import JobStore
+from gateway.query_service import QueryService
+from gateway.settings import GatewaySettings
+from gateway.uploads import UploadPolicy
+from gateway.vosi import ServiceLimits
+
+XML = "text/xml; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+
+
+class ResourceNotFoundError(LookupError):
+    """The request names a resource that does not exist (HTTP 404): a job, a table, ..."""
+
+
+@dataclass(slots=True)
+class GatewayState:
+    """Everything a request handler may use; created in the app's lifespan."""
+
+    settings: GatewaySettings
+    service: QueryService
+    jobs: JobStore
+    runner: JobRunner
+    limits: ServiceLimits
+    started: datetime
+
+    @property
+    def upload_policy(self) -> UploadPolicy:
+        """Upload limits from the settings."""
+        return UploadPolicy(
+            max_rows=self.settings.upload_max_rows,
+            max_bytes=self.settings.upload_max_bytes,
+            url_hosts=tuple(self.settings.upload_url_hosts),
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The public TAP base URL, without a trailing slash."""
+        return self.settings.base_url.rstrip("/")
+
+
+def gateway_state(request: Request) -> GatewayState:
+    """The state of the app serving ``request``."""
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+def with_cleanup(
+    chunks: Iterator[bytes], on_close: Sequence[Callable[[], None]] = ()
+) -> Iterator[bytes]:
+    """Pass chunks through; on the end, an error or a client that went away, clean up.
+
+    The source iterator is closed and ``on_close`` callbacks run (stop a deadline timer,
+    interrupt a query nobody reads any more).
+    """
+    try:
+        yield from chunks
+    finally:
+        for callback in on_close:
+            callback()
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()

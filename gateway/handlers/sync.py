@@ -1,0 +1,59 @@
+"""``/sync``: run an ADQL query and stream the result in the response (GET or POST)."""
+
+from __future__ import annotations
+
+import threading
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+import grammar
+from gateway.cancellation import Cancellation
+from gateway.handlers.common import gateway_state, with_cleanup
+from gateway.request_params import read_request_params
+from gateway.responses import render_result
+from gateway.tap_params import query_params
+from gateway.uploads import load_uploads
+
+router = APIRouter()
+
+
+@router.api_route(
+    "/sync",
+    methods=["GET", "POST"],
+    summary="Run an ADQL query synchronously (TAP 1.1 §2.1)",
+    response_class=StreamingResponse,
+)
+async def sync_query(request: Request) -> Response:
+    state = gateway_state(request)
+    params = await read_request_params(request, max_file_bytes=state.settings.upload_max_bytes)
+    tap = query_params(
+        params.bag,
+        maxrec_default=state.settings.maxrec_default,
+        maxrec_hard=state.settings.maxrec_hard,
+    )
+    query = grammar.parse(tap.query)
+    uploads = await anyio.to_thread.run_sync(
+        load_uploads, tap.uploads, params.files, state.upload_policy
+    )
+    # A sync query may not run longer than sync_timeout: the timer interrupts the engine,
+    # whether it is still computing or already streaming.
+    cancellation = Cancellation()
+    deadline = threading.Timer(state.settings.sync_timeout, cancellation.cancel)
+    deadline.daemon = True
+    deadline.start()
+    try:
+        result = await anyio.to_thread.run_sync(
+            lambda: state.service.run(
+                query, uploads=uploads, maxrec=tap.maxrec, cancellation=cancellation
+            )
+        )
+        media_type, chunks = render_result(result, tap.response_format, query_text=tap.query)
+    except BaseException:
+        deadline.cancel()
+        raise
+    return StreamingResponse(
+        with_cleanup(chunks, on_close=(deadline.cancel, cancellation.cancel)),
+        media_type=media_type,
+    )

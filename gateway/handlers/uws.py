@@ -1,0 +1,313 @@
+"""``/async``: the UWS 1.1 job list and job resources (TAP 1.1 §2.2, UWS 1.1 §2.2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from gateway.errors import classify
+from gateway.handlers.common import (
+    TEXT,
+    XML,
+    GatewayState,
+    ResourceNotFoundError,
+    gateway_state,
+)
+from gateway.jobs import Job, JobParameter, JobPhaseError, Phase
+from gateway.request_params import read_request_params
+from gateway.tap_params import ParamBag, TapUsageError
+from gateway.uws_xml import job_list_xml, job_xml, parameters_xml, results_xml
+from gateway.votable import error_votable
+
+router = APIRouter(prefix="/async")
+
+_WAIT_MAX = 600.0
+_JOB_PROPERTIES = frozenset({"PHASE", "EXECUTIONDURATION", "DESTRUCTION"})
+
+
+class JobNotFoundError(ResourceNotFoundError):
+    """No job with that id (HTTP 404)."""
+
+
+def _job_or_404(state: GatewayState, job_id: str) -> Job:
+    job = state.jobs.get(job_id)
+    if job is None:
+        raise JobNotFoundError(f"no job {job_id!r}")
+    return job
+
+
+def upload_file_path(job_dir: Path, part: str) -> Path:
+    """Where the inline upload ``part`` of a job is kept."""
+    return job_dir / f"upload-{part}"
+
+
+def _save_uploads(state: GatewayState, job_id: str, files: dict[str, bytes]) -> None:
+    if not files:
+        return
+    for part, data in files.items():
+        target = upload_file_path(state.jobs.job_dir(job_id), part)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    state.jobs.update_parameters(
+        job_id,
+        tuple(JobParameter(part, f"parameters/{part}", by_reference=True) for part in files),
+    )
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _parse_time(value: str, name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise TapUsageError(f"{name} must be an ISO 8601 timestamp, not {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _phase(value: str) -> Phase:
+    try:
+        return Phase(value.strip().upper())
+    except ValueError:
+        raise TapUsageError(f"unknown phase {value!r}") from None
+
+
+@router.get("", summary="List jobs (UWS 1.1 §2.2.2.1 filters PHASE, AFTER, LAST)")
+async def list_jobs(request: Request) -> Response:
+    state = gateway_state(request)
+    bag = ParamBag(request.query_params.multi_items())
+    phases = {_phase(p) for p in bag.all("PHASE")} or None
+    after_value = bag.one("AFTER")
+    after = _parse_time(after_value, "AFTER") if after_value else None
+    last_value = bag.one("LAST")
+    last = None
+    if last_value is not None:
+        if not last_value.strip().isdigit() or int(last_value) <= 0:
+            raise TapUsageError(f"LAST must be a positive integer, not {last_value!r}")
+        last = int(last_value)
+    jobs = state.jobs.list(phases=phases, after=after, last=last)
+    return Response(job_list_xml(jobs, state.base_url), media_type=XML)
+
+
+@router.post("", summary="Create a job; PHASE=RUN in the same request starts it")
+async def create_job(request: Request) -> Response:
+    state = gateway_state(request)
+    params = await read_request_params(request, max_file_bytes=state.settings.upload_max_bytes)
+    run = [v for k, v in params.bag.items() if k == "PHASE"]
+    # UWS job properties given with the creating POST set the job, not its parameters.
+    duration_value = params.bag.one("EXECUTIONDURATION")
+    destruction_value = params.bag.one("DESTRUCTION")
+    destruction = (
+        None if destruction_value is None else _parse_time(destruction_value, "DESTRUCTION")
+    )
+    duration = (
+        state.settings.execution_duration_default
+        if duration_value is None
+        else _execution_duration(state, duration_value)
+    )
+    kept = [(k, v) for k, v in params.bag.items() if k not in _JOB_PROPERTIES]
+    job = state.jobs.create(
+        tuple(kept),
+        owner=None,
+        run_id=params.bag.one("RUNID"),
+        execution_duration=duration,
+        destruction=None,
+    )
+    if destruction is not None:
+        _set_destruction(state, job, destruction)
+    _save_uploads(state, job.job_id, params.files)
+    if run and run[-1].strip().upper() == "RUN":
+        await state.runner.start(job.job_id)
+    return _see_other(f"{state.base_url}/async/{job.job_id}")
+
+
+@router.get("/{job_id}", summary="The job summary; WAIT blocks until the phase changes")
+async def get_job(job_id: str, request: Request) -> Response:
+    state = gateway_state(request)
+    _job_or_404(state, job_id)
+    bag = ParamBag(request.query_params.multi_items())
+    wait = bag.one("WAIT")
+    if wait is not None:
+        try:
+            seconds = float(wait)
+        except ValueError:
+            raise TapUsageError(f"WAIT must be a number of seconds, not {wait!r}") from None
+        timeout = _WAIT_MAX if seconds < 0 else min(seconds, _WAIT_MAX)
+        phase_value = bag.one("PHASE")
+        await state.runner.wait(job_id, timeout, _phase(phase_value) if phase_value else None)
+    job = _job_or_404(state, job_id)
+    return Response(job_xml(job, state.base_url), media_type=XML)
+
+
+@router.post("/{job_id}", summary="ACTION=DELETE destroys the job")
+async def post_job(job_id: str, request: Request) -> Response:
+    state = gateway_state(request)
+    _job_or_404(state, job_id)
+    params = await read_request_params(request, max_file_bytes=1024)
+    action = params.bag.one("ACTION")
+    if action is None or action.strip().upper() != "DELETE":
+        raise TapUsageError("POST to a job accepts only ACTION=DELETE")
+    await _delete(state, job_id)
+    return _see_other(f"{state.base_url}/async")
+
+
+@router.delete("/{job_id}", summary="Destroy the job")
+async def delete_job(job_id: str, request: Request) -> Response:
+    state = gateway_state(request)
+    _job_or_404(state, job_id)
+    await _delete(state, job_id)
+    return _see_other(f"{state.base_url}/async")
+
+
+async def _delete(state: GatewayState, job_id: str) -> None:
+    await state.runner.abort(job_id)
+    state.jobs.delete(job_id)
+    await state.runner.notify()
+
+
+@router.get("/{job_id}/phase", summary="The job's phase as text")
+async def get_phase(job_id: str, request: Request) -> Response:
+    job = _job_or_404(gateway_state(request), job_id)
+    return Response(job.phase.value, media_type=TEXT)
+
+
+@router.post("/{job_id}/phase", summary="PHASE=RUN starts the job, PHASE=ABORT aborts it")
+async def post_phase(job_id: str, request: Request) -> Response:
+    state = gateway_state(request)
+    job = _job_or_404(state, job_id)
+    params = await read_request_params(request, max_file_bytes=1024)
+    value = (params.bag.one("PHASE") or "").strip().upper()
+    if value == "RUN":
+        if job.phase is not Phase.PENDING:
+            raise JobPhaseError(job_id, job.phase, "RUN")
+        await state.runner.start(job_id)
+    elif value == "ABORT":
+        await state.runner.abort(job_id)
+    else:
+        raise TapUsageError(f"PHASE must be RUN or ABORT, not {value!r}")
+    return _see_other(f"{state.base_url}/async/{job_id}")
+
+
+@router.get("/{job_id}/executionduration", summary="Maximum run time in seconds")
+async def get_execution_duration(job_id: str, request: Request) -> Response:
+    job = _job_or_404(gateway_state(request), job_id)
+    return Response(str(job.execution_duration), media_type=TEXT)
+
+
+@router.post("/{job_id}/executionduration", summary="Change the maximum run time")
+async def post_execution_duration(job_id: str, request: Request) -> Response:
+    state = gateway_state(request)
+    _job_or_404(state, job_id)
+    params = await read_request_params(request, max_file_bytes=1024)
+    value = params.bag.one("EXECUTIONDURATION") or ""
+    state.jobs.set_execution_duration(job_id, _execution_duration(state, value))
+    return _see_other(f"{state.base_url}/async/{job_id}")
+
+
+def _execution_duration(state: GatewayState, value: str) -> int:
+    """A requested EXECUTIONDURATION clamped to the hard limit (0 means the hard limit)."""
+    if not value.strip().isdigit():
+        raise TapUsageError(f"EXECUTIONDURATION must be whole seconds, not {value!r}")
+    hard = state.settings.execution_duration_hard
+    seconds = int(value)
+    return min(seconds, hard) if seconds else hard
+
+
+@router.get("/{job_id}/destruction", summary="When the job will be destroyed")
+async def get_destruction(job_id: str, request: Request) -> Response:
+    job = _job_or_404(gateway_state(request), job_id)
+    text = job.destruction.strftime("%Y-%m-%dT%H:%M:%S.000Z") if job.destruction else ""
+    return Response(text, media_type=TEXT)
+
+
+@router.post("/{job_id}/destruction", summary="Change the destruction time")
+async def post_destruction(job_id: str, request: Request) -> Response:
+    state = gateway_state(request)
+    job = _job_or_404(state, job_id)
+    params = await read_request_params(request, max_file_bytes=1024)
+    value = params.bag.one("DESTRUCTION")
+    if value is None:
+        raise TapUsageError("missing parameter DESTRUCTION")
+    _set_destruction(state, job, _parse_time(value, "DESTRUCTION"))
+    return _see_other(f"{state.base_url}/async/{job_id}")
+
+
+def _set_destruction(state: GatewayState, job: Job, requested: datetime) -> None:
+    """Set a requested DESTRUCTION time, clamped to the retention limit."""
+    latest = job.creation_time.timestamp() + state.settings.retention_hard
+    state.jobs.set_destruction(job.job_id, min(requested, datetime.fromtimestamp(latest, tz=UTC)))
+
+
+@router.get("/{job_id}/quote", summary="Estimated completion time (not estimated: empty)")
+async def get_quote(job_id: str, request: Request) -> Response:
+    _job_or_404(gateway_state(request), job_id)
+    return Response("", media_type=TEXT)
+
+
+@router.get("/{job_id}/owner", summary="The job's owner (anonymous: empty)")
+async def get_owner(job_id: str, request: Request) -> Response:
+    job = _job_or_404(gateway_state(request), job_id)
+    return Response(job.owner_id or "", media_type=TEXT)
+
+
+@router.get("/{job_id}/error", summary="The error document of a failed job")
+async def get_error(job_id: str, request: Request) -> Response:
+    job = _job_or_404(gateway_state(request), job_id)
+    if job.error is None:
+        raise JobNotFoundError(f"job {job_id} has no error")
+    return Response(error_votable(job.error.message), media_type="application/x-votable+xml")
+
+
+@router.get("/{job_id}/parameters", summary="The job's parameters")
+async def get_parameters(job_id: str, request: Request) -> Response:
+    state = gateway_state(request)
+    job = _job_or_404(state, job_id)
+    return Response(parameters_xml(job, state.base_url), media_type=XML)
+
+
+@router.post("/{job_id}/parameters", summary="Add parameters while the job is PENDING")
+async def post_parameters(job_id: str, request: Request) -> Response:
+    state = gateway_state(request)
+    _job_or_404(state, job_id)
+    params = await read_request_params(request, max_file_bytes=state.settings.upload_max_bytes)
+    _save_uploads(state, job_id, params.files)
+    state.jobs.update_parameters(job_id, tuple(params.bag.items()))
+    return _see_other(f"{state.base_url}/async/{job_id}")
+
+
+@router.get("/{job_id}/results", summary="The list of the job's results")
+async def get_results(job_id: str, request: Request) -> Response:
+    state = gateway_state(request)
+    job = _job_or_404(state, job_id)
+    return Response(results_xml(job, state.base_url), media_type=XML)
+
+
+@router.get("/{job_id}/results/{result_id}", summary="One result of the job")
+async def get_result(job_id: str, result_id: str, request: Request) -> Response:
+    state = gateway_state(request)
+    job = _job_or_404(state, job_id)
+    for result in job.results:
+        if result.result_id == result_id:
+            path = state.jobs.result_path(job_id, result_id)
+            return FileResponse(path, media_type=result.mime_type)
+    raise JobNotFoundError(f"job {job_id} has no result {result_id!r}")
+
+
+def fault_response(exc: Exception) -> Response:
+    """The DALI error document for a failure in a UWS or TAP request."""
+    if isinstance(exc, ResourceNotFoundError):
+        return Response(str(exc), status_code=404, media_type=TEXT)
+    if isinstance(exc, JobPhaseError):
+        return Response(
+            error_votable(str(exc)), status_code=400, media_type="application/x-votable+xml"
+        )
+    fault = classify(exc)
+    return Response(
+        error_votable(fault.message),
+        status_code=fault.status,
+        media_type="application/x-votable+xml",
+    )

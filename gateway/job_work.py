@@ -1,0 +1,60 @@
+"""The body of an async job: read its parameters, run the query, write the result file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import grammar
+from gateway.cancellation import Cancellation
+from gateway.handlers.uws import upload_file_path
+from gateway.job_runner import JobWork
+from gateway.jobs import Job, JobResult, JobStore
+from gateway.query_service import QueryService
+from gateway.responses import render_result
+from gateway.settings import GatewaySettings
+from gateway.tap_params import ParamBag, parse_uploads, query_params
+from gateway.uploads import UploadPolicy, load_uploads
+
+
+def make_job_work(settings: GatewaySettings, service: QueryService, store: JobStore) -> JobWork:
+    """Bind the job body to one service and store."""
+    policy = UploadPolicy(
+        max_rows=settings.upload_max_rows,
+        max_bytes=settings.upload_max_bytes,
+        url_hosts=tuple(settings.upload_url_hosts),
+    )
+
+    def run(job: Job, cancellation: Cancellation) -> tuple[JobResult, ...]:
+        bag = ParamBag((p.name, p.value) for p in job.parameters if not p.by_reference)
+        tap = query_params(
+            bag, maxrec_default=settings.maxrec_default, maxrec_hard=settings.maxrec_hard
+        )
+        query = grammar.parse(tap.query)
+        files: dict[str, bytes] = {}
+        for spec in parse_uploads(bag.all("UPLOAD")):
+            if spec.uri.startswith("param:"):
+                part = spec.uri.removeprefix("param:")
+                path = upload_file_path(store.job_dir(job.job_id), part)
+                if path.exists():
+                    files[part] = path.read_bytes()
+        uploads = load_uploads(tap.uploads, files, policy)
+        result = service.run(query, uploads=uploads, maxrec=tap.maxrec, cancellation=cancellation)
+        media_type, chunks = render_result(result, tap.response_format, query_text=tap.query)
+        target = store.result_path(job.job_id, "result")
+        size = _write_atomically(target, chunks)
+        return (JobResult("result", "results/result", media_type, size),)
+
+    return JobWork(run)
+
+
+def _write_atomically(target: Path, chunks: Iterable[bytes]) -> int:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    size = 0
+    with partial.open("wb") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+            size += len(chunk)
+    partial.replace(target)
+    return size

@@ -1,0 +1,166 @@
+"""The query service over ``local`` backends: data files served by the in-process engine.
+
+Column metadata comes from the files themselves (Arrow field metadata keys ``unit``, ``ucd``,
+``utype``, ``description``, ``xtype``) and from the sidecar ``columns`` of the configuration,
+which wins. The same metadata feeds ``/tables``, ``TAP_SCHEMA`` and result FIELDs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from gateway.arrow_types import column_meta_from_arrow, field_metadata
+from gateway.cancellation import Cancellation
+from gateway.columns import ColumnMeta
+from gateway.engine import LocalEngine, QueryResult
+from gateway.examples import Example
+from gateway.settings import ColumnOverride, GatewaySettings, LocalTable
+from gateway.table_meta import SchemaMeta, TableMeta
+from gateway.tap_schema import build_tap_schema
+from gateway.uploads import UploadedTable
+from grammar.nodes import Query
+
+
+def file_schema(path: Path) -> pa.Schema:
+    """The Arrow schema of a data file, read without loading the data where possible."""
+    suffix = path.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        return ds.dataset(path, format="parquet").schema
+    if suffix == ".csv":
+        from pyarrow import csv  # noqa: PLC0415  (only CSV sources need it)
+
+        return csv.read_csv(path).schema
+    from astropy.table import Table  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    table = Table.read(path, format="fits" if suffix in {".fits", ".fit"} else "votable")
+    return pa.schema(
+        [
+            pa.field(name, pa.from_numpy_dtype(table[name].dtype))
+            if table[name].ndim == 1
+            else pa.field(name, pa.list_(pa.from_numpy_dtype(table[name].dtype)))
+            for name in table.colnames
+        ]
+    )
+
+
+def table_columns(
+    schema: pa.Schema, overrides: Mapping[str, ColumnOverride]
+) -> tuple[ColumnMeta, ...]:
+    """Column metadata of a file's schema with the configured sidecar applied."""
+    folded = {name.lower(): value for name, value in overrides.items()}
+    columns = []
+    for field in schema:
+        meta = column_meta_from_arrow(field)
+        override = folded.get(field.name.lower())
+        if override is not None:
+            changes = {k: v for k, v in override.model_dump().items() if v is not None}
+            meta = dataclasses.replace(meta, **changes)
+        columns.append(meta)
+    return tuple(columns)
+
+
+def _table_meta(table: LocalTable) -> TableMeta:
+    schema_name, _, _ = table.name.rpartition(".")
+    return TableMeta(
+        schema_name=schema_name or "default",
+        table_name=table.name,
+        description=table.description,
+        columns=table_columns(file_schema(table.path), table.columns),
+    )
+
+
+def _group(tables: Sequence[TableMeta]) -> list[SchemaMeta]:
+    by_schema: dict[str, list[TableMeta]] = {}
+    for table in tables:
+        by_schema.setdefault(table.schema_name, []).append(table)
+    return [SchemaMeta(name, None, tuple(members)) for name, members in by_schema.items()]
+
+
+class LocalQueryService:
+    """Answers ADQL over the tables of every ``local`` backend of the settings."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self._engine = LocalEngine()
+        metas: list[TableMeta] = []
+        for backend in settings.backends:
+            if backend.kind != "local":
+                continue
+            for table in backend.tables:
+                meta = _table_meta(table)
+                self._engine.add_file(table.name, table.path, meta.columns)
+                metas.append(meta)
+        tap_schema = build_tap_schema(_group(metas))
+        for name, data in tap_schema.tables.items():
+            own = next(t for t in tap_schema.meta.tables if t.table_name.lower().endswith(name))
+            self._engine.add_table(("TAP_SCHEMA", name), data, own.columns)
+        self._schemas = tuple(tap_schema.schemas)
+        self._examples = tuple(_default_examples(metas))
+
+    def schemas(self) -> Sequence[SchemaMeta]:
+        """Configured schemas plus TAP_SCHEMA."""
+        return self._schemas
+
+    def examples(self) -> Sequence[Example]:
+        """Example queries built from the configured tables."""
+        return self._examples
+
+    def run(
+        self,
+        query: Query,
+        *,
+        uploads: Mapping[str, UploadedTable],
+        maxrec: int,
+        cancellation: Cancellation | None = None,
+    ) -> QueryResult:
+        """Execute ``query`` in the engine."""
+        return self._engine.execute(
+            query,
+            uploads={name: _with_metadata(up) for name, up in uploads.items()},
+            maxrec=maxrec,
+            cancellation=cancellation,
+        )
+
+    def close(self) -> None:
+        """Close the engine."""
+        self._engine.close()
+
+
+def _with_metadata(upload: UploadedTable) -> pa.Table:
+    """The upload's table with each column's VOTable metadata on its Arrow field.
+
+    The engine reads units and xtypes from field metadata, so an uploaded timestamp or
+    point column keeps its xtype through a query (TAP requires uploads to round-trip).
+    """
+    by_name = {meta.name: meta for meta in upload.columns}
+    fields = [
+        field.with_metadata(field_metadata(by_name[field.name])) if field.name in by_name else field
+        for field in upload.table.schema
+    ]
+    return upload.table.cast(pa.schema(fields))
+
+
+def _default_examples(tables: Sequence[TableMeta]) -> list[Example]:
+    examples = [
+        Example(
+            "Tables of this service",
+            "Every table TAP_SCHEMA describes, with its description.",
+            "SELECT table_name, description FROM TAP_SCHEMA.tables ORDER BY table_name",
+            ("TAP_SCHEMA.tables",),
+        )
+    ]
+    for table in tables[:3]:
+        first = table.columns[0].name if table.columns else "*"
+        examples.append(
+            Example(
+                f"First rows of {table.table_name}",
+                f"A peek at {table.table_name}.",
+                f"SELECT TOP 10 {first} FROM {table.table_name}",  # noqa: S608  (our own names)
+                (table.table_name,),
+            )
+        )
+    return examples

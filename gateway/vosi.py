@@ -1,0 +1,348 @@
+"""VOSI documents: availability, capabilities (TAP 1.1 + TAPRegExt) and tables.
+
+Identifiers and element names were checked against the schemas STILTS 3.4.7 bundles
+(TAPRegExt-v1.0-Erratum1, VOSICapabilities-v1.0, VOSITables-v1.1, VODataService-v1.1/1.2)
+and against what its ``taplint`` CAP stage accepts: feature-type IVOIDs are compared
+case-sensitively with the ``ivo://ivoa.net/std/TAPRegExt`` prefix, an unknown standard
+feature key is an error (E-CAP-KEYX), and declaring any upload method obliges
+``#upload-inline`` *and* ``#upload-http`` (E-CAP-MUPM).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from gateway.uws_xml import format_time
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from gateway.table_meta import SchemaMeta, TableMeta
+
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+VOSI_AVAILABILITY_NS = "http://www.ivoa.net/xml/VOSIAvailability/v1.0"
+VOSI_CAPABILITIES_NS = "http://www.ivoa.net/xml/VOSICapabilities/v1.0"
+VOSI_TABLES_NS = "http://www.ivoa.net/xml/VOSITables/v1.0"
+VR_NS = "http://www.ivoa.net/xml/VOResource/v1.0"
+VS_NS = "http://www.ivoa.net/xml/VODataService/v1.1"
+TR_NS = "http://www.ivoa.net/xml/TAPRegExt/v1.0"
+
+TAPREGEXT = "ivo://ivoa.net/std/TAPRegExt"
+FEATURES_ADQLGEO = f"{TAPREGEXT}#features-adqlgeo"
+FEATURES_UDF = f"{TAPREGEXT}#features-udf"
+UPLOAD_INLINE = f"{TAPREGEXT}#upload-inline"
+UPLOAD_HTTP = f"{TAPREGEXT}#upload-http"
+UPLOAD_HTTPS = f"{TAPREGEXT}#upload-https"
+
+#: ADQL geometry functions the grammar implements (REGION and COORDSYS are not offered).
+GEOMETRY_FUNCTIONS = (
+    "POINT", "CIRCLE", "POLYGON", "BOX", "CONTAINS", "INTERSECTS", "DISTANCE", "AREA",
+    "CENTROID", "COORD1", "COORD2",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """One ``languageFeatures/feature``: a form and optional description."""
+
+    form: str
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureGroup:
+    """A ``languageFeatures`` element: features of one type (an IVOID)."""
+
+    type: str
+    features: tuple[Feature, ...]
+
+
+def _group(fragment: str, *forms: str) -> FeatureGroup:
+    return FeatureGroup(f"{TAPREGEXT}#{fragment}", tuple(Feature(f) for f in forms))
+
+
+#: ADQL 2.1 optional features (A §4) the grammar implements and every taplint accepts.
+ADQL_FEATURES = (
+    _group("features-adql-string", "LOWER", "UPPER", "ILIKE"),
+    _group("features-adql-offset", "OFFSET"),
+    _group("features-adql-common-table", "WITH"),
+    _group("features-adql-sets", "UNION", "EXCEPT", "INTERSECT"),
+    _group("features-adql-type", "CAST"),
+    _group("features-adql-unit", "IN_UNIT"),
+)
+# taplint reports an unknown ``TAPRegExt#features-*`` key as an error (E-CAP-KEYX), and its
+# versions disagree: STILTS 3.4.7 (our CI) knows #features-adql-bitwise (from the 2.1 PR) but
+# not #features-adql-conditional; STILTS 2024+ knows conditional (2.1 REC) but not bitwise.
+# So neither is declared by default; pass them in ``features`` to opt in.
+#: COALESCE's feature group (ADQL 2.1 REC).
+CONDITIONAL_FEATURES = _group("features-adql-conditional", "COALESCE")
+#: Bitwise operators' feature group (ADQL 2.1 PR); the operator forms are our reading.
+BITWISE_FEATURES = _group("features-adql-bitwise", "&", "|", "^", "~")
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFormat:
+    """A TAPRegExt ``outputFormat``: MIME type, RESPONSEFORMAT aliases, optional IVOID."""
+
+    mime: str
+    aliases: tuple[str, ...] = ()
+    ivo_id: str | None = None
+
+
+DEFAULT_OUTPUT_FORMATS = (
+    OutputFormat(
+        "application/x-votable+xml",
+        ("votable", "votable/b2"),
+        f"{TAPREGEXT}#output-votable-binary2",
+    ),
+    OutputFormat(
+        "application/x-votable+xml;serialization=TABLEDATA",
+        ("votable/td",),
+        f"{TAPREGEXT}#output-votable-td",
+    ),
+    OutputFormat("text/csv;header=present", ("csv",)),
+    OutputFormat("text/tab-separated-values", ("tsv",)),
+    OutputFormat("application/json", ("json",)),
+    OutputFormat("application/vnd.apache.parquet", ("parquet",)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLimits:
+    """Every limit the service enforces; all are advertised in ``/capabilities``.
+
+    Times are seconds, row counts rows, ``upload_bytes`` bytes. ``execution_duration_*`` of
+    0 means unlimited (UWS). TAPRegExt allows one unit per ``uploadLimit/hard``, so
+    ``upload_bytes`` is advertised when set and ``upload_rows`` otherwise; both are enforced.
+    """
+
+    max_rec_default: int
+    max_rec_hard: int
+    upload_rows: int | None
+    upload_bytes: int | None
+    execution_duration_default: int
+    execution_duration_hard: int
+    retention_default: int
+    retention_hard: int
+    max_concurrent_jobs: int
+
+
+def _serialize(root: ET.Element) -> bytes:
+    data: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return data
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    child = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        child.text = text
+    return child
+
+
+def availability_xml(available: bool, note: str | None, up_since: datetime | None) -> bytes:
+    """VOSI availability document (VOSIAvailability-v1.0: available, upSince?, note*)."""
+    root = ET.Element("vosi:availability", {"xmlns:vosi": VOSI_AVAILABILITY_NS})
+    _sub(root, "vosi:available", "true" if available else "false")
+    if up_since is not None:
+        _sub(root, "vosi:upSince", format_time(up_since))
+    if note is not None:
+        _sub(root, "vosi:note", note)
+    return _serialize(root)
+
+
+def _simple_capability(root: ET.Element, standard_id: str, url: str) -> None:
+    cap = _sub(root, "capability", standardID=standard_id)
+    intf = _sub(cap, "interface", **{"xsi:type": "vs:ParamHTTP"})
+    _sub(intf, "accessURL", url, use="full")
+
+
+def _limits(parent: ET.Element, tag: str, default: int | None, hard: int | None, unit: str) -> None:
+    el = _sub(parent, tag)
+    # TAPRegExt-v1.0 Erratum 1 fixed the data units to "row"/"byte"; time limits carry none.
+    attrs = {"unit": unit} if unit else {}
+    if default is not None:
+        _sub(el, "default", str(default), **attrs)
+    if hard is not None:
+        _sub(el, "hard", str(hard), **attrs)
+
+
+def _language(
+    cap: ET.Element, geometry: Sequence[str], features: Sequence[FeatureGroup],
+    udfs: Sequence[Feature],
+) -> None:  # fmt: skip
+    lang = _sub(cap, "language")
+    _sub(lang, "name", "ADQL")
+    # Ascending order: taplint judges the features against the last version listed.
+    _sub(lang, "version", "2.0", **{"ivo-id": "ivo://ivoa.net/std/ADQL#v2.0"})
+    _sub(lang, "version", "2.1", **{"ivo-id": "ivo://ivoa.net/std/ADQL#v2.1"})
+    _sub(lang, "description", "ADQL 2.1 (ADQL 2.0 queries are accepted too)")
+    groups = [FeatureGroup(FEATURES_ADQLGEO, tuple(Feature(g) for g in geometry)), *features]
+    if udfs:
+        groups.append(FeatureGroup(FEATURES_UDF, tuple(udfs)))
+    for group in groups:
+        el = _sub(lang, "languageFeatures", type=group.type)
+        for feature in group.features:
+            f = _sub(el, "feature")
+            _sub(f, "form", feature.form)
+            if feature.description is not None:
+                _sub(f, "description", feature.description)
+
+
+def capabilities_xml(
+    base_url: str,
+    limits: ServiceLimits,
+    *,
+    geometry_functions: Sequence[str] = GEOMETRY_FUNCTIONS,
+    features: Sequence[FeatureGroup] = ADQL_FEATURES,
+    udfs: Sequence[Feature] = (),
+    output_formats: Sequence[OutputFormat] = DEFAULT_OUTPUT_FORMATS,
+    upload_methods: Sequence[str] = (UPLOAD_INLINE, UPLOAD_HTTP),
+    data_models: Sequence[tuple[str, str]] = (),
+    availability_url: str | None = None,
+    examples: bool = False,
+) -> bytes:
+    """VOSI capabilities for a TAP 1.1 service at ``base_url``.
+
+    ``udfs`` forms must read ``name(arg TYPE, ...) -> TYPE`` (taplint E-CAP-UDFE otherwise).
+    ``data_models`` are ``(ivo-id, label)`` pairs, e.g. ObsCore. An empty ``upload_methods``
+    declares that uploads are not supported.
+    """
+    base = base_url.rstrip("/")
+    root = ET.Element(
+        "vosi:capabilities",
+        {
+            "xmlns:vosi": VOSI_CAPABILITIES_NS,
+            "xmlns:vr": VR_NS,
+            "xmlns:vs": VS_NS,
+            "xmlns:tr": TR_NS,
+            "xmlns:xsi": XSI_NS,
+        },
+    )
+    cap = _sub(root, "capability", standardID="ivo://ivoa.net/std/TAP")
+    cap.set("xsi:type", "tr:TableAccess")
+    intf = _sub(cap, "interface", role="std", version="1.1", **{"xsi:type": "vs:ParamHTTP"})
+    _sub(intf, "accessURL", base, use="base")
+    for ivo_id, label in data_models:
+        _sub(cap, "dataModel", label, **{"ivo-id": ivo_id})
+    _language(cap, geometry_functions, features, udfs)
+    for fmt in output_formats:
+        el = _sub(cap, "outputFormat", **({"ivo-id": fmt.ivo_id} if fmt.ivo_id else {}))
+        _sub(el, "mime", fmt.mime)
+        for alias in fmt.aliases:
+            _sub(el, "alias", alias)
+    for method in upload_methods:
+        _sub(cap, "uploadMethod", **{"ivo-id": method})
+    _limits(cap, "retentionPeriod", limits.retention_default, limits.retention_hard, "")
+    _limits(
+        cap,
+        "executionDuration",
+        limits.execution_duration_default,
+        limits.execution_duration_hard,
+        "",
+    )
+    _limits(cap, "outputLimit", limits.max_rec_default, limits.max_rec_hard, "row")
+    if upload_methods and (limits.upload_bytes is not None or limits.upload_rows is not None):
+        if limits.upload_bytes is not None:
+            _limits(cap, "uploadLimit", None, limits.upload_bytes, "byte")
+        else:
+            _limits(cap, "uploadLimit", None, limits.upload_rows, "row")
+
+    _simple_capability(root, "ivo://ivoa.net/std/VOSI#capabilities", f"{base}/capabilities")
+    _simple_capability(
+        root, "ivo://ivoa.net/std/VOSI#availability", availability_url or f"{base}/availability"
+    )
+    _simple_capability(root, "ivo://ivoa.net/std/VOSI#tables-1.1", f"{base}/tables")
+    if examples:
+        ex = _sub(root, "capability", standardID="ivo://ivoa.net/std/DALI#examples")
+        intf = _sub(ex, "interface", **{"xsi:type": "vr:WebBrowser"})
+        _sub(intf, "accessURL", f"{base}/examples", use="full")
+    return _serialize(root)
+
+
+# -- tables ------------------------------------------------------------------------------
+
+
+def _table(parent: ET.Element, tag: str, table: TableMeta, detail: Literal["min", "max"]) -> None:
+    el = _sub(parent, tag, type="output")
+    _sub(el, "name", table.table_name)
+    if table.description is not None:
+        _sub(el, "description", table.description)
+    if table.utype is not None:
+        _sub(el, "utype", table.utype)
+    if detail == "min":
+        return
+    for col in table.columns:
+        c = _sub(el, "column", **({"std": "true"} if col.std else {}))
+        _sub(c, "name", col.name)
+        for tag_name, value in (
+            ("description", col.description),
+            ("unit", col.unit),
+            ("ucd", col.ucd),
+            ("utype", col.utype),
+        ):
+            if value is not None:
+                _sub(c, tag_name, value)
+        dt = _sub(c, "dataType", col.datatype, **{"xsi:type": "vs:VOTableType"})
+        if col.arraysize is not None:
+            dt.set("arraysize", col.arraysize)
+        if col.xtype is not None:
+            # VODataService 1.1 names VOTable's xtype "extendedType".
+            dt.set("extendedType", col.xtype)
+        # VODataService flags: "primary" is TAP_SCHEMA's principal.
+        for flag, on in (("indexed", col.indexed), ("primary", col.principal)):
+            if on:
+                _sub(c, "flag", flag)
+        if col.nullable:
+            _sub(c, "flag", "nullable")
+    for key in table.foreign_keys:
+        fk = _sub(el, "foreignKey")
+        _sub(fk, "targetTable", key.target_table)
+        for from_col, target_col in key.columns:
+            fkc = _sub(fk, "fkColumn")
+            _sub(fkc, "fromColumn", from_col)
+            _sub(fkc, "targetColumn", target_col)
+        if key.description is not None:
+            _sub(fk, "description", key.description)
+        if key.utype is not None:
+            _sub(fk, "utype", key.utype)
+
+
+def _tables_root(tag: str) -> ET.Element:
+    return ET.Element(
+        f"vosi:{tag}", {"xmlns:vosi": VOSI_TABLES_NS, "xmlns:vs": VS_NS, "xmlns:xsi": XSI_NS}
+    )
+
+
+def tableset_xml(schemas: Sequence[SchemaMeta], detail: Literal["min", "max"]) -> bytes:
+    """``vosi:tableset`` for ``GET /tables``; ``detail="min"`` omits columns and keys."""
+    root = _tables_root("tableset")
+    for schema in schemas:
+        s = _sub(root, "schema")
+        _sub(s, "name", schema.name)
+        if schema.description is not None:
+            _sub(s, "description", schema.description)
+        if schema.utype is not None:
+            _sub(s, "utype", schema.utype)
+        for table in schema.tables:
+            _table(s, "table", table, detail)
+    return _serialize(root)
+
+
+def table_xml(table: TableMeta) -> bytes:
+    """``vosi:table`` with full detail for ``GET /tables/{name}``."""
+    root = _tables_root("table")
+    _table_into(root, table)
+    return _serialize(root)
+
+
+def _table_into(root: ET.Element, table: TableMeta) -> None:
+    # The vosi:table root *is* the vs:Table element, so render a scratch table and move
+    # its attributes and children onto the root.
+    scratch = ET.Element("scratch")
+    _table(scratch, "table", table, "max")
+    (rendered,) = list(scratch)
+    root.attrib.update(rendered.attrib)
+    root.extend(list(rendered))
