@@ -1,0 +1,358 @@
+"""Backend answers -> column metadata + an Arrow table, by ``BackendRequest.response_format``.
+
+Each decoder takes the whole body as one buffer: big answers (the HSC SMC page is 85 MB of
+CSV) are parsed by pyarrow's multi-threaded CSV reader in one pass straight from that buffer,
+so no per-row Python objects exist. JSON and ``.npy`` answers are small by nature (metadata,
+spectra) and are converted column by column.
+
+Two failure kinds, both turned into :class:`gateway.errors.BackendError` by the executor:
+:class:`DecodeError` (the body is not a readable document of the format: malformed or cut
+short) and :class:`ServiceError` (a readable document in which the service reports an error,
+for instance ``QUERY_STATUS=ERROR`` in an HTTP 200 VOTable, as DaCHS sends).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from gateway.arrow_types import UnsupportedTypeError, arrow_type_from_meta, column_meta_from_arrow
+from gateway.columns import ColumnMeta
+from gateway.decode_votable import (
+    Decoded,
+    DecodeError,
+    ServiceError,
+    decode_votable,
+    votable_error_message,
+)
+from planners.sql_catalog import ColumnInfo
+
+__all__ = [
+    "DecodeError",
+    "Decoded",
+    "ServiceError",
+    "decode",
+    "decode_csv",
+    "decode_json",
+    "decode_npy",
+    "decode_votable",
+    "error_text",
+]
+
+Body = bytes | bytearray | memoryview
+
+_INTEGERS: Final = frozenset({"unsignedByte", "short", "int", "long"})
+_JSON_TYPES: Final[dict[str, pa.DataType]] = {
+    "char": pa.string(),
+    "string": pa.string(),
+    "unicodeChar": pa.string(),
+    "boolean": pa.bool_(),
+    "unsignedByte": pa.int16(),
+    "short": pa.int16(),
+    "int": pa.int32(),
+    "long": pa.int64(),
+    "float": pa.float32(),
+    "double": pa.float64(),
+}
+# The legacy Data Lab service answers HTTP 200 with these texts instead of a table (A.1).
+_TEXT_ERRORS: Final = (b"Param Error", b"Error:")
+_SNIPPET: Final = 300
+
+
+def decode(data: Body, response_format: str, expected: Sequence[ColumnInfo] = ()) -> Decoded:
+    """Decode one answer body.
+
+    Parameters
+    ----------
+    data
+        The complete body.
+    response_format
+        ``csv``, ``votable``, ``json`` or ``npy`` (``BackendRequest.response_format``).
+    expected
+        The columns the planner expects; their types drive CSV parsing and their metadata
+        (unit, UCD, description) is attached to matching columns.
+
+    Returns
+    -------
+    Decoded
+        Columns, table and the overflow flag.
+
+    Raises
+    ------
+    DecodeError
+        Unreadable body, or an unknown format.
+    ServiceError
+        The document reports an error.
+    """
+    fmt = response_format.split(";", maxsplit=1)[0].strip().lower()
+    if fmt in {"csv", "text/csv"}:
+        return decode_csv(data, expected)
+    if fmt in {"votable", "xml", "application/x-votable+xml", "text/xml"}:
+        return _with_expected(decode_votable(data), expected)
+    if fmt in {"json", "application/json"}:
+        return _with_expected(decode_json(data), expected)
+    if fmt in {"npy", "numpy"}:
+        return decode_npy(data)
+    raise DecodeError(f"unknown response format {response_format!r}")
+
+
+# ---------------------------------------------------------------------------------------- CSV
+
+
+def _arrow_type(info: ColumnInfo) -> pa.DataType | None:
+    """The Arrow type a CSV cell of ``info`` parses to; None lets Arrow infer it."""
+    if info.datatype in {"char", "unicodeChar"}:
+        return pa.string()  # "26" in run2d stays text, whatever it looks like
+    if info.datatype is None or info.arraysize is not None:
+        return None  # arrays and geometry arrive as text in CSV
+    try:
+        return arrow_type_from_meta(ColumnMeta(info.name, info.datatype))
+    except UnsupportedTypeError:
+        return None
+
+
+def _csv_read(data: Body, types: Mapping[str, pa.DataType]) -> pa.Table:
+    convert = pacsv.ConvertOptions(
+        column_types=dict(types),
+        # HSC writes NULL as an empty cell whatever the type; a quoted "" stays a string.
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+    )
+    return pacsv.read_csv(pa.BufferReader(pa.py_buffer(data)), convert_options=convert)
+
+
+def decode_csv(data: Body, expected: Sequence[ColumnInfo] = ()) -> Decoded:
+    """Read a CSV answer whose first line names the columns.
+
+    Types come from ``expected`` where known (by case-insensitive name), else Arrow infers
+    them. An integer column whose values do not fit ``int64`` (unsigned specobjids) is read
+    as ``uint64`` instead of failing.
+    """
+    head = bytes(data[:64]).lstrip()
+    if not head:
+        raise DecodeError("empty body where a CSV table was expected")
+    if head.startswith(_TEXT_ERRORS):
+        raise ServiceError(_snippet(data))
+    header = _csv_header(data)
+    by_name = {c.name.lower(): c for c in expected}
+    types = {
+        name: t
+        for name in header
+        if (info := by_name.get(name.lower())) is not None and (t := _arrow_type(info)) is not None
+    }
+    try:
+        table = _csv_read(data, types)
+    except pa.ArrowInvalid as error:
+        table = _csv_retry_unsigned(data, types, error)
+    # An all-empty column of unknown type comes back as Arrow's null type: make it text.
+    for i, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+    return _with_expected(Decoded(_metas(table), table), expected)
+
+
+def _csv_header(data: Body) -> list[str]:
+    end = bytes(data[:65536]).find(b"\n")
+    line = bytes(data[: end if end >= 0 else 65536]).decode("utf-8", "replace").rstrip("\r")
+    return [name.strip().strip('"') for name in line.split(",")]
+
+
+def _csv_retry_unsigned(
+    data: Body, types: Mapping[str, pa.DataType], error: pa.ArrowInvalid
+) -> pa.Table:
+    """Second pass when a typed integer column overflowed: read integers as text, then cast."""
+    wide = [name for name, t in types.items() if pa.types.is_integer(t)]
+    if not wide or "conversion error" not in str(error):
+        raise DecodeError(f"malformed CSV: {error}") from error
+    try:
+        table = _csv_read(data, {**types, **dict.fromkeys(wide, pa.string())})
+        for name in wide:
+            i = table.schema.get_field_index(name)
+            try:
+                column = table.column(i).cast(types[name])
+            except pa.ArrowInvalid:
+                column = table.column(i).cast(pa.uint64())
+            table = table.set_column(i, name, column)
+    except pa.ArrowInvalid as second:
+        raise DecodeError(f"malformed CSV: {second}") from second
+    return table
+
+
+# ---------------------------------------------------------------------------------------- JSON
+
+
+def decode_json(data: Body) -> Decoded:
+    """Read a JSON answer: HSC ``{info, data}``, ``{data: [{...}]}``, or Data Lab shapes.
+
+    Data Lab shapes: a list of records (SPARCL ``find`` puts a header/status object first; it
+    is dropped), or one flat object of scalars (``/listSpan``'s ``{"w0": .., "w1": ..}``), which
+    becomes a one-row table.
+    """
+    try:
+        doc = json.loads(bytes(data))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise DecodeError(f"malformed JSON: {error}") from error
+    if isinstance(doc, dict) and isinstance(doc.get("error"), str):
+        raise ServiceError(doc["error"])
+    if isinstance(doc, dict) and "info" in doc and isinstance(doc.get("data"), list):
+        return _json_info_rows(doc["info"], doc["data"])
+    if isinstance(doc, dict) and isinstance(doc.get("data"), list):
+        return _json_records(doc["data"])
+    if isinstance(doc, list):
+        records = list(doc)
+        if len(records) > 1 and isinstance(records[0], dict) and _is_header(records):
+            records = records[1:]
+        return _json_records(records)
+    if isinstance(doc, dict) and all(not isinstance(v, dict | list) for v in doc.values()):
+        return _json_records([doc])
+    raise DecodeError("JSON answer of an unknown shape (expected a table)")
+
+
+def _is_header(records: list[Any]) -> bool:
+    first, rest = records[0], records[1:]
+    return "status" in first or (
+        "_dr" not in first and all(isinstance(r, dict) and "_dr" in r for r in rest)
+    )
+
+
+def _json_info_rows(info: Any, rows: list[Any]) -> Decoded:
+    if not isinstance(info, list) or not all(isinstance(i, dict) for i in info):
+        raise DecodeError("JSON 'info' must be a list of column descriptions")
+    names = [str(i.get("name", i.get("column_name", f"col{k}"))) for k, i in enumerate(info)]
+    if any(not isinstance(r, list) or len(r) != len(names) for r in rows):
+        raise DecodeError(f"JSON rows must be lists of {len(names)} values")
+    arrays = []
+    for k, item in enumerate(info):
+        target = _JSON_TYPES.get(str(item.get("type", "")))
+        arrays.append(_json_array([r[k] for r in rows], target, names[k]))
+    table = pa.Table.from_arrays(arrays, names=names)
+    metas = _metas(table)
+    described = [
+        ColumnMeta(**{**_meta_dict(m), "description": i.get("description") or None})
+        for m, i in zip(metas, info, strict=True)
+    ]
+    return Decoded(tuple(described), table)
+
+
+def _json_records(records: list[Any]) -> Decoded:
+    if not all(isinstance(r, dict) for r in records):
+        raise DecodeError("JSON records must be objects")
+    names = list(dict.fromkeys(k for r in records for k in r))
+    arrays = [_json_array([r.get(n) for r in records], None, n) for n in names]
+    table = pa.Table.from_arrays(arrays, names=names) if names else pa.table({})
+    return Decoded(_metas(table), table)
+
+
+def _json_array(values: list[Any], target: pa.DataType | None, name: str) -> pa.Array:
+    if target is not None and pa.types.is_integer(target):
+        # Big integers may come as strings (PanSTARRS objID); int() keeps them exact.
+        values = [int(v) if isinstance(v, str) and v.lstrip("-").isdigit() else v for v in values]
+    try:
+        array = pa.array(values, type=target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
+        try:
+            array = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            raise DecodeError(f"JSON column {name!r}: {error}") from error
+    return array.cast(pa.string()) if pa.types.is_null(array.type) else array
+
+
+# ---------------------------------------------------------------------------------------- npy
+
+
+def decode_npy(data: Body) -> Decoded:
+    """Read a ``.npy`` answer (``numpy.save``, never pickles).
+
+    A structured array gives one column per field; a 2-D array (aligned spectra, one per row)
+    gives fixed-size list columns, one row per spectrum.
+    """
+    try:
+        array = np.load(io.BytesIO(bytes(data)), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DecodeError(f"malformed .npy: {error}") from error
+    array = np.atleast_1d(array)
+    fields = array.dtype.names or ()
+    parts = {name: array[name] for name in fields} if fields else {"value": array}
+    columns: dict[str, pa.Array] = {}
+    for name, part in parts.items():
+        # Arrow takes native byte order only; .npy files may carry either.
+        values = np.ascontiguousarray(part, dtype=part.dtype.newbyteorder("="))
+        if values.ndim == 1:
+            columns[name] = pa.array(values)
+        else:
+            width = int(np.prod(values.shape[1:]))
+            flat = pa.array(values.reshape(-1))
+            columns[name] = pa.FixedSizeListArray.from_arrays(flat, width)
+    table = pa.table(columns)
+    return Decoded(_metas(table), table)
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def _meta_dict(meta: ColumnMeta) -> dict[str, Any]:
+    return {f: getattr(meta, f) for f in ColumnMeta.__dataclass_fields__}
+
+
+def _metas(table: pa.Table) -> tuple[ColumnMeta, ...]:
+    """Column metadata from the Arrow schema (text for what VOTable cannot type)."""
+    out = []
+    for field in table.schema:
+        try:
+            out.append(column_meta_from_arrow(field))
+        except UnsupportedTypeError:
+            out.append(ColumnMeta(field.name, "char", arraysize="*"))
+    return tuple(out)
+
+
+def _with_expected(decoded: Decoded, expected: Sequence[ColumnInfo]) -> Decoded:
+    """Fill descriptive metadata the document lacks from the planner's expected columns."""
+    if not expected:
+        return decoded
+    by_name = {c.name.lower(): c for c in expected}
+    columns = []
+    for given_meta in decoded.columns:
+        meta = given_meta
+        info = by_name.get(meta.name.lower())
+        if info is not None:
+            given = _meta_dict(meta)
+            extra = {
+                k: v
+                for k in ("xtype", "unit", "ucd", "utype", "description")
+                if given[k] is None and (v := getattr(info, k)) is not None
+            }
+            meta = ColumnMeta(**{**given, **extra})
+        columns.append(meta)
+    return Decoded(tuple(columns), decoded.table, decoded.overflow)
+
+
+def _snippet(data: Body) -> str:
+    text = bytes(data[: _SNIPPET * 4]).decode("utf-8", "replace")
+    return re.sub(r"\s+", " ", text).strip()[:_SNIPPET]
+
+
+def error_text(data: Body, content_type: str) -> str:
+    """The service's own message in an error body (DALI VOTable, JSON ``error``, or text)."""
+    head = bytes(data[:256]).lstrip()
+    if head.startswith(b"<") and b"QUERY_STATUS" in bytes(data[:65536]):
+        message = votable_error_message(data)
+        if message:
+            return message
+    if "json" in content_type or head.startswith(b"{"):
+        try:
+            doc = json.loads(bytes(data))
+        except (UnicodeDecodeError, ValueError):
+            doc = None
+        if isinstance(doc, dict):
+            for key in ("error", "detail", "message", "msg"):
+                if isinstance(doc.get(key), str):
+                    return str(doc[key])
+    return _snippet(data) or "(empty body)"
