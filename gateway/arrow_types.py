@@ -221,8 +221,9 @@ def coerce_array(array: pa.Array | pa.ChunkedArray, meta: ColumnMeta) -> pa.Arra
 
     Timestamps and dates become DALI text (``YYYY-MM-DDThh:mm:ss[.fff]``, no zone) so that
     a ``char`` column with ``xtype="timestamp"`` can be written from an Arrow timestamp;
-    other conversions are Arrow's safe casts, so a value that does not fit raises instead
-    of being silently wrapped.
+    unsigned 64-bit integers become their signed two's-complement view (``long``); other
+    conversions are Arrow's safe casts, so a value that does not fit raises instead of
+    being silently wrapped.
 
     Parameters
     ----------
@@ -249,6 +250,11 @@ def coerce_array(array: pa.Array | pa.ChunkedArray, meta: ColumnMeta) -> pa.Arra
         return pc.strftime(array, format="%Y-%m-%dT%H:%M:%S")
     if pa.types.is_date(dtype) and pa.types.is_string(target):
         return pc.strftime(array, format="%Y-%m-%d")
+    if pa.types.is_uint64(dtype) and pa.types.is_int64(target):
+        # VOTable has no unsigned 64-bit type. Bit-packed identifiers (SDSS specobjid) use
+        # all 64 bits; like SkyServer's bigint columns, they travel as their two's-complement
+        # signed value rather than failing or losing precision as doubles.
+        return array.view(pa.int64())
     return array.cast(target)
 
 

@@ -101,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         The exit code: 0 on success, 1 on invalid input, 2 on usage errors.
     """
+    import gateway.cli_demo  # noqa: PLC0415 - registers demo
     import gateway.cli_serve  # noqa: PLC0415 - registers serve
     import gateway.cli_translate  # noqa: F401, PLC0415 - registers translate and to-adql
 
@@ -113,4 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Under ``python -m gateway.cli`` this file runs as ``__main__``, a second copy of the
+    # module; the command modules register into ``gateway.cli``, so run that copy's main.
+    from gateway.cli import main as registered_main
+
+    raise SystemExit(registered_main())

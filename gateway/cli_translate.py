@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -108,18 +107,6 @@ def _to_adql_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return cli.EXIT_OK
 
 
-def _registries() -> list[Any]:
-    """``gateway.cli``, plus ``__main__`` when that is gateway/cli.py run with ``-m``.
-
-    ``python -m gateway.cli`` runs the module as ``__main__``, a second copy with its own
-    registry, and that copy's ``main`` is the one that reads it.
-    """
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    extra = [main] if spec is not None and spec.name == "gateway.cli" else []
-    return [cli, *extra]
-
-
 def register() -> None:
     """Add the subcommands to ``gateway.cli`` (idempotent)."""
     for command in (
@@ -136,9 +123,8 @@ def register() -> None:
             _to_adql_run,
         ),
     ):
-        for registry in _registries():
-            if command.name not in registry.COMMANDS:
-                registry.register(command)
+        if command.name not in cli.COMMANDS:
+            cli.register(command)
 
 
 register()

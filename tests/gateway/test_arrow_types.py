@@ -158,3 +158,11 @@ def test_coerce_timestamps_to_dali_text_and_refuse_overflow():
         coerce_array(pa.array([2**40]), ColumnMeta("i", "int"))
     chunked = pa.chunked_array([pa.array(["a"]), pa.array(["b"])])
     assert coerce_array(chunked, ColumnMeta("s", "char", "*")).to_pylist() == ["a", "b"]
+
+
+def test_unsigned_64_bit_ids_travel_as_their_signed_view() -> None:
+    # SDSS specobjid uses all 64 bits; VOTable's long is signed.
+    values = pa.array([1, 2**63 + 5, None], pa.uint64())
+    coerced = coerce_array(values, ColumnMeta("specobjid", "long"))
+    assert coerced.type == pa.int64()
+    assert coerced.to_pylist() == [1, 2**63 + 5 - 2**64, None]
