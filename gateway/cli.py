@@ -102,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit code: 0 on success, 1 on invalid input, 2 on usage errors.
     """
     import gateway.cli_demo  # noqa: PLC0415 - registers demo
+    import gateway.cli_explain  # noqa: PLC0415 - registers explain
     import gateway.cli_serve  # noqa: PLC0415 - registers serve
     import gateway.cli_translate  # noqa: F401, PLC0415 - registers translate and to-adql
 

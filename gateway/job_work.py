@@ -12,6 +12,7 @@ from gateway.job_runner import JobWork
 from gateway.jobs import Job, JobResult, JobStore
 from gateway.query_service import QueryService
 from gateway.responses import render_result
+from gateway.run_options import RunOptions, run_query
 from gateway.settings import GatewaySettings
 from gateway.tap_params import ParamBag, parse_uploads, query_params
 from gateway.uploads import UploadPolicy, load_uploads
@@ -39,7 +40,15 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: JobSt
                 if path.exists():
                     files[part] = path.read_bytes()
         uploads = load_uploads(tap.uploads, files, policy)
-        result = service.run(query, uploads=uploads, maxrec=tap.maxrec, cancellation=cancellation)
+        options = RunOptions(tap.partial, tap.allow_allsky, tap.run_id)
+        result = run_query(
+            service,
+            query,
+            uploads=uploads,
+            maxrec=tap.maxrec,
+            cancellation=cancellation,
+            options=options,
+        )
         media_type, chunks = render_result(result, tap.response_format, query_text=tap.query)
         target = store.result_path(job.job_id, "result")
         size = _write_atomically(target, chunks)

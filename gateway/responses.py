@@ -21,6 +21,7 @@ def render_result(
         result.columns,
         result.batches,
         overflow=lambda: result.overflow,
+        infos=getattr(result, "infos", ()),  # the federated service's backend INFOs
         query=query_text,
     )
     return fmt.media_type, chunks

@@ -13,8 +13,16 @@ from gateway.settings import GatewaySettings, load_settings
 
 
 def build_app(settings: GatewaySettings) -> FastAPI:
-    """The app serving the configured local backends."""
-    return create_app(settings, LocalQueryService)
+    """The app serving the configured backends.
+
+    All-local configurations are served by :class:`LocalQueryService`; as soon as one backend
+    is remote, the federated service answers (it serves local tables too).
+    """
+    if all(b.kind == "local" for b in settings.backends):
+        return create_app(settings, LocalQueryService)
+    from gateway.federated_service import FederatedQueryService  # noqa: PLC0415
+
+    return create_app(settings, FederatedQueryService)
 
 
 def serve(config: Path | None, host: str, port: int) -> None:

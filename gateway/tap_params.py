@@ -40,6 +40,10 @@ class TapQueryParams:
     response_format: str | None
     uploads: tuple[UploadSpec, ...]
     run_id: str | None
+    partial: bool = False
+    """Gateway extension ``PARTIAL=true``: answer with the healthy backends' part."""
+    allow_allsky: bool = False
+    """Gateway extension ``XMATCH_ALLSKY=true``: allow unrestricted federated cross-matches."""
 
 
 class ParamBag:
@@ -145,4 +149,16 @@ def query_params(bag: ParamBag, *, maxrec_default: int, maxrec_hard: int) -> Tap
         response_format=fmt,
         uploads=parse_uploads(bag.all("UPLOAD")),
         run_id=run_id,
+        partial=parse_flag(bag, "PARTIAL"),
+        allow_allsky=parse_flag(bag, "XMATCH_ALLSKY"),
     )
+
+
+def parse_flag(bag: ParamBag, key: str) -> bool:
+    """A boolean gateway extension parameter (``true``/``false``, default false)."""
+    value = bag.one(key)
+    if value is None or value.strip().lower() in {"", "false", "0", "no"}:
+        return False
+    if value.strip().lower() in {"true", "1", "yes"}:
+        return True
+    raise TapUsageError(f"{key} must be true or false, not {value!r}")

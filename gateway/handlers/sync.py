@@ -13,6 +13,7 @@ from gateway.cancellation import Cancellation
 from gateway.handlers.common import gateway_state, with_cleanup
 from gateway.request_params import read_request_params
 from gateway.responses import render_result
+from gateway.run_options import RunOptions, run_query
 from gateway.tap_params import query_params
 from gateway.uploads import load_uploads
 
@@ -45,8 +46,13 @@ async def sync_query(request: Request) -> Response:
     deadline.start()
     try:
         result = await anyio.to_thread.run_sync(
-            lambda: state.service.run(
-                query, uploads=uploads, maxrec=tap.maxrec, cancellation=cancellation
+            lambda: run_query(
+                state.service,
+                query,
+                uploads=uploads,
+                maxrec=tap.maxrec,
+                cancellation=cancellation,
+                options=RunOptions(tap.partial, tap.allow_allsky, tap.run_id),
             )
         )
         media_type, chunks = render_result(result, tap.response_format, query_text=tap.query)

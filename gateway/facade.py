@@ -1,0 +1,129 @@
+"""``gateway.Gateway``: DESIGN.md's Python API over a configured federation.
+
+::
+
+    gw = Gateway.from_config("gateway.toml")
+    gw.translate("SELECT ...").to_json()   # fragments + local_sql, as the CLI prints
+    print(gw.explain("SELECT ..."))        # the plan tree
+    result = await gw.execute("SELECT ...", uploads={"mine": table}, maxrec=1000)
+    result.table, result.overflow, result.infos
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import pyarrow as pa
+
+from gateway.arrow_types import column_meta_from_arrow
+from gateway.explain import explain_plan
+from gateway.federated_service import FederatedQueryService
+from gateway.federation import Plan
+from gateway.federation_xmatch import FederationOptions
+from gateway.run_options import RunOptions
+from gateway.settings import GatewaySettings, load_settings
+from gateway.uploads import UploadedTable
+from grammar.nodes import Query
+from grammar.parser import parse
+
+__all__ = ["ExecuteResult", "Gateway"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteResult:
+    """A query's rows, whether MAXREC (or a backend limit) cut them, and the INFOs."""
+
+    table: pa.Table
+    overflow: bool
+    infos: tuple[tuple[str, str, str], ...] = ()
+
+
+def _upload(name: str, value: pa.Table | UploadedTable) -> UploadedTable:
+    if isinstance(value, UploadedTable):
+        return value
+    columns = tuple(column_meta_from_arrow(f) for f in value.schema)
+    return UploadedTable(name, columns, value)
+
+
+class Gateway:
+    """A federation of backends answering ADQL (plans, explanations, results).
+
+    Parameters
+    ----------
+    settings
+        The gateway settings (backends and limits).
+    options
+        Join strategy thresholds and hints.
+    """
+
+    def __init__(self, settings: GatewaySettings, options: FederationOptions | None = None) -> None:
+        self.settings = settings
+        self.service = FederatedQueryService(settings, options)
+
+    @classmethod
+    def from_config(cls, path: str | Path, options: FederationOptions | None = None) -> Gateway:
+        """A gateway for the backends of the TOML file ``path``."""
+        return cls(load_settings(Path(path)), options)
+
+    def _query(self, adql: str | Query) -> Query:
+        return parse(adql) if isinstance(adql, str) else adql
+
+    def translate(self, adql: str | Query) -> Plan:
+        """The plan of ``adql`` (``.to_json()`` gives the CLI's translate JSON)."""
+        return self.service.plan(self._query(adql))
+
+    def explain(self, adql: str | Query) -> str:
+        """The plan tree of ``adql``."""
+        return explain_plan(self.service.plan(self._query(adql)), options=self.service.options)
+
+    async def execute(
+        self,
+        adql: str | Query,
+        *,
+        uploads: Mapping[str, pa.Table | UploadedTable] | None = None,
+        maxrec: int | None = None,
+        partial: bool = False,
+        allow_allsky: bool = False,
+    ) -> ExecuteResult:
+        """Run ``adql``; ``maxrec`` defaults to the configured MAXREC default."""
+        query = self._query(adql)
+        tables = {name: _upload(name, value) for name, value in (uploads or {}).items()}
+        limit = self.settings.maxrec_default if maxrec is None else maxrec
+        options = RunOptions(partial=partial, allow_allsky=allow_allsky)
+
+        def run() -> ExecuteResult:
+            result = self.service.run_with_options(
+                query, uploads=tables, maxrec=limit, cancellation=None, options=options
+            )
+            batches = list(result.batches)
+            schema = batches[0].schema if batches else None
+            table = (
+                pa.Table.from_batches(batches, schema)
+                if batches
+                else pa.table({c.name: pa.array([], pa.null()) for c in result.columns})
+            )
+            return ExecuteResult(table, result.overflow, result.infos)
+
+        return await asyncio.to_thread(run)
+
+    def close(self) -> None:
+        """Release the HTTP client and the event loop thread."""
+        self.service.close()
+
+    def __enter__(self) -> Self:
+        """Use as ``with Gateway.from_config(...) as gw``."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close on leaving the block."""
+        self.close()

@@ -1,0 +1,369 @@
+"""The query service over every configured backend: plan, fetch concurrently, finish in DuckDB.
+
+:class:`FederatedQueryService` implements :class:`gateway.query_service.QueryService`. The
+catalogue (:class:`gateway.catalog.FederatedCatalog`) is read at start-up; TAP_SCHEMA is built
+from it and answered by the local engine. ``run`` is called from a worker thread: the fetches
+run on the service's own event loop thread with one shared :class:`gateway.executor.Executor`,
+then the fetched rows are registered in a per-query :class:`gateway.engine.LocalEngine` that
+runs the local query with MAXREC semantics.
+
+Failure semantics: a failing backend never takes the gateway down; by default the query fails
+with the :class:`gateway.errors.BackendError` naming backend, URL and cause; with
+``PARTIAL=true`` the failed backends' tables are empty and the result carries one INFO
+``BACKEND_ERROR`` per failed backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import threading
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import pyarrow as pa
+
+from gateway.arrow_types import coerce_array, column_meta_from_arrow, field_metadata
+from gateway.cancellation import Cancellation
+from gateway.catalog import FederatedCatalog
+from gateway.catalog_sources import column_info
+from gateway.columns import ColumnMeta
+from gateway.engine import LocalEngine
+from gateway.engine import QueryResult as EngineResult
+from gateway.errors import ResourceLimitError
+from gateway.examples import Example
+from gateway.executor import Executor, ExecutorOptions
+from gateway.federation import ROWS_TABLE, Plan, plan_query
+from gateway.federation_exec import FRAGMENT_KEY, Execution, PlanRunner
+from gateway.federation_link import link_query
+from gateway.federation_upload import link_column
+from gateway.federation_xmatch import FederationOptions
+from gateway.run_options import RunOptions
+from gateway.settings import GatewaySettings
+from gateway.table_meta import SchemaMeta
+from gateway.tap_schema import build_tap_schema
+from gateway.uploads import UploadedTable
+from grammar import nodes as n
+from grammar.errors import AdqlSemanticError
+from grammar.nodes import Query
+
+__all__ = ["FederatedQueryService", "FederatedResult"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class FederatedResult:
+    """The engine's streamed result plus the federation's INFOs and backend overflow."""
+
+    def __init__(
+        self, inner: EngineResult, engine: LocalEngine, infos: Sequence[tuple[str, str, str]],
+        *, fetched_overflow: bool,
+    ) -> None:  # fmt: skip
+        self._inner = inner
+        self._engine = engine
+        self._fetched_overflow = fetched_overflow
+        self.columns: Sequence[ColumnMeta] = inner.columns
+        self.infos: tuple[tuple[str, str, str], ...] = tuple(infos)
+        self.batches: Iterator[pa.RecordBatch] = self._stream()
+
+    def _stream(self) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self._inner.batches
+        finally:
+            self._engine.close()
+
+    @property
+    def overflow(self) -> bool:
+        """MAXREC cut the result, or a backend cut its part of it."""
+        return self._inner.overflow or self._fetched_overflow
+
+    def cancel(self) -> None:
+        """Interrupt the local query."""
+        self._inner.cancel()
+
+
+class _LoopThread:
+    """An asyncio loop in a daemon thread, for coroutines submitted from worker threads."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
+
+
+class FederatedQueryService:
+    """Answers ADQL over every backend of ``settings``.
+
+    Parameters
+    ----------
+    settings
+        Gateway settings with the backends.
+    options
+        Join strategy thresholds (defaults: :class:`FederationOptions`).
+    executor_options
+        Retry policy and timeouts of backend requests.
+
+    Raises
+    ------
+    gateway.catalog.CatalogError
+        Two backends expose the same table name.
+    """
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        options: FederationOptions | None = None,
+        executor_options: ExecutorOptions | None = None,
+    ) -> None:
+        self.settings = settings
+        self.options = options or FederationOptions()
+        self.catalog = FederatedCatalog(settings)
+        self._local_files = {
+            t.name.lower(): t for b in settings.backends if b.kind == "local" for t in b.tables
+        }
+        self._schema_version = -1
+        self._schema_lock = threading.Lock()
+        self._rebuild_schema()
+        self._loop = _LoopThread()
+
+        async def make() -> Executor:
+            return Executor(settings.backends, executor_options)
+
+        self._executor = self._loop.submit(make()).result()
+
+    # ------------------------------------------------------------------ metadata
+
+    def _rebuild_schema(self) -> None:
+        with self._schema_lock:
+            if self._schema_version == self.catalog.version:
+                return
+            tap_schema = build_tap_schema(self.catalog.schemas())
+            tables = []
+            for name, data in tap_schema.tables.items():
+                own = next(t for t in tap_schema.meta.tables if t.table_name.lower().endswith(name))
+                tables.append((name, data, own.columns))
+            self._tap_schema = tables
+            self._schemas = tuple(tap_schema.schemas)
+            self._schema_version = self.catalog.version
+
+    def schemas(self) -> Sequence[SchemaMeta]:
+        """Every federated schema plus TAP_SCHEMA."""
+        self._rebuild_schema()
+        return self._schemas
+
+    def examples(self) -> Sequence[Example]:
+        """Example queries over the federated tables."""
+        return [
+            Example(
+                "Tables of this service",
+                "Every table TAP_SCHEMA describes, with its description.",
+                "SELECT table_name, description FROM TAP_SCHEMA.tables ORDER BY table_name",
+                ("TAP_SCHEMA.tables",),
+            )
+        ]
+
+    # ------------------------------------------------------------------ planning
+
+    def plan(
+        self,
+        query: Query,
+        *,
+        uploads: Mapping[str, UploadedTable] | None = None,
+        options: RunOptions | None = None,
+        federate: bool = False,
+    ) -> Plan:
+        """The plan of ``query`` (retrying once after a catalogue refresh for unknown tables)."""
+        infos = {
+            name: tuple(column_info(c) for c in up.columns) for name, up in (uploads or {}).items()
+        }
+        fed = self.options
+        if options is not None and options.allow_allsky:
+            fed = FederationOptions(**{**_fields(fed), "allow_allsky": True})
+        try:
+            return plan_query(query, self.catalog, uploads=infos, options=fed, federate=federate)
+        except AdqlSemanticError:
+            if not self.catalog.refresh():
+                raise
+            self._rebuild_schema()
+            return plan_query(query, self.catalog, uploads=infos, options=fed, federate=federate)
+
+    # ------------------------------------------------------------------ running
+
+    def run(
+        self,
+        query: Query,
+        *,
+        uploads: Mapping[str, UploadedTable],
+        maxrec: int,
+        cancellation: Cancellation | None = None,
+    ) -> FederatedResult:
+        """Execute ``query`` with default options (see :meth:`run_with_options`)."""
+        return self.run_with_options(
+            query, uploads=uploads, maxrec=maxrec, cancellation=cancellation, options=RunOptions()
+        )
+
+    def run_with_options(
+        self,
+        query: Query,
+        *,
+        uploads: Mapping[str, UploadedTable],
+        maxrec: int,
+        cancellation: Cancellation | None,
+        options: RunOptions,
+    ) -> FederatedResult:
+        """Plan, fetch, and run the local query; blocking (call from a worker thread)."""
+        plan = self.plan(query, uploads=uploads, options=options)
+        tables = {name.lower(): _with_metadata(up) for name, up in uploads.items()}
+        execution = self._fetch(plan, tables, options, cancellation, failed={})
+        if plan.fragment is not None and execution.failed:
+            # The only backend failed and PARTIAL was asked: answer the federated form of the
+            # query over empty tables, which gives the right columns and no rows.
+            plan = self.plan(query, uploads=uploads, options=options, federate=True)
+            execution = self._fetch(plan, tables, options, cancellation, execution.failed)
+        engine = self._engine(plan, execution)
+        local = link_query(plan.local_query, {s.ref.index: s for s in plan.scans}, execution.links)
+        try:
+            result = engine.execute(local, uploads=tables, maxrec=maxrec, cancellation=cancellation)
+        except BaseException:
+            engine.close()
+            raise
+        infos = list(execution.infos)
+        labels = {scan.ref.index: scan.ref.label for scan in plan.scans}
+        for index, choice in execution.choices.items():
+            text = f"{choice.reason}; estimates {json.dumps(choice.estimates, default=str)}"
+            infos.append(("JOIN_STRATEGY", f"{labels[index]}: {choice.strategy}", text))
+        if execution.overflow:
+            infos.append(("BACKEND_OVERFLOW", "true", "a backend cut its answer at its limit"))
+        return FederatedResult(result, engine, infos, fetched_overflow=execution.overflow)
+
+    def _fetch(
+        self,
+        plan: Plan,
+        uploads: Mapping[str, pa.Table],
+        options: RunOptions,
+        cancellation: Cancellation | None,
+        failed: Mapping[str, str],
+    ) -> Execution:
+        runner = PlanRunner(
+            self._executor, self.catalog, self.options, options.run_id, options.partial
+        )
+        runner.result.failed.update(failed)
+        if not plan.fragments and not any(s.ref.source == "upload" for s in plan.scans):
+            return runner.result
+        if cancellation is not None and cancellation.cancelled:
+            msg = "the query was cancelled"
+            raise ResourceLimitError(msg)
+        future = self._loop.submit(runner.run(plan, uploads))
+        if cancellation is not None:
+            cancellation.on_cancel(lambda: _discard(future.cancel()))
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            msg = "the query was cancelled while fetching from backends"
+            raise ResourceLimitError(msg) from None
+
+    def _engine(self, plan: Plan, execution: Execution) -> LocalEngine:
+        engine = LocalEngine()
+        for name, data, columns in self._tap_schema:
+            engine.add_table(("TAP_SCHEMA", name), data, columns)
+        for table in self._local_files.values():
+            meta = self.catalog.lookup(_name(table.name))
+            engine.add_file(table.name, table.path, meta.meta.columns if meta else None)
+        if plan.fragment is not None:
+            fetched = execution.tables[FRAGMENT_KEY]
+            declared = self._single_table_columns(plan)
+            table, metas = declared_table(fetched.table, fetched.columns, declared)
+            engine.add_table(ROWS_TABLE, table, metas)
+            return engine
+        outer_links: dict[int, list[int]] = {}
+        for outer, inner in execution.links:
+            outer_links.setdefault(outer, []).append(inner)
+        for scan in plan.scans:
+            got = execution.tables.get(scan.ref.index)
+            if scan.ref.source != "remote" or got is None or scan.table is None:
+                continue
+            table, metas = declared_table(got.table, got.columns, scan.table.meta.columns)
+            for inner in outer_links.get(scan.ref.index, []):
+                rows = pa.array(range(table.num_rows), pa.int64())
+                table = table.append_column(link_column(inner), rows)
+            engine.add_table(scan.register_as, table, metas)
+        return engine
+
+    def _single_table_columns(self, plan: Plan) -> tuple[ColumnMeta, ...]:
+        """The catalogue columns of a ``single`` plan's table (none for pushed queries)."""
+        body = plan.query.body
+        if plan.mode != "single" or not isinstance(body, n.SelectQuery):
+            return ()
+        item = body.from_[0] if len(body.from_) == 1 else None
+        if not isinstance(item, n.TableReference):
+            return ()
+        entry = self.catalog.lookup(item.name)
+        return entry.meta.columns if entry is not None else ()
+
+    def close(self) -> None:
+        """Close the HTTP client and the loop thread."""
+        try:
+            self._loop.submit(self._executor.aclose()).result(10)
+        finally:
+            self._loop.close()
+
+
+def declared_table(
+    table: pa.Table, fetched: Sequence[ColumnMeta], declared: Sequence[ColumnMeta]
+) -> tuple[pa.Table, list[ColumnMeta]]:
+    """Give fetched rows the catalogue's metadata and types.
+
+    Backends answer in their own serialisation (CSV has no types, a VOTable may say ``long``
+    where the catalogue says ``int``); results must carry what TAP_SCHEMA declares, so each
+    column takes the declared metadata and is cast to the declared type when the values fit.
+    Columns the catalogue does not know keep what the backend said.
+    """
+    by_name = {c.name.lower(): c for c in (*fetched, *declared)}
+    arrays: list[pa.Array] = []
+    metas: list[ColumnMeta] = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        meta = by_name.get(field.name.lower()) or column_meta_from_arrow(field)
+        meta = replace(meta, name=field.name)
+        try:
+            array = coerce_array(column, meta)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+            array, meta = column.combine_chunks(), column_meta_from_arrow(field)
+        arrays.append(array)
+        metas.append(meta)
+    return pa.Table.from_arrays(arrays, names=table.column_names), metas
+
+
+def _discard(value: object) -> None:
+    del value
+
+
+def _fields(options: FederationOptions) -> dict[str, Any]:
+    return {name: getattr(options, name) for name in options.__dataclass_fields__}
+
+
+def _name(text: str) -> Any:
+    from grammar.nodes import Identifier, TableName  # noqa: PLC0415
+
+    return TableName(tuple(Identifier(p) for p in text.split(".")))
+
+
+def _with_metadata(upload: UploadedTable) -> pa.Table:
+    """The upload's table with each column's VOTable metadata on its Arrow field."""
+    by_name = {meta.name: meta for meta in upload.columns}
+    fields = [
+        f.with_metadata(field_metadata(by_name[f.name])) if f.name in by_name else f
+        for f in upload.table.schema
+    ]
+    return upload.table.cast(pa.schema(fields))

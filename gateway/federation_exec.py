@@ -1,0 +1,341 @@
+"""Running a federated plan's fetches: fragments concurrently, dependent sides after their outer.
+
+:class:`PlanRunner` turns a :class:`gateway.federation.Plan` into Arrow tables, one per
+registered name, through one :class:`gateway.executor.Executor`. Independent fetches run
+concurrently; a dependent side (a cross-match side restricted by the other) waits for its outer
+side, then runs the strategy :func:`gateway.federation_xmatch.choose_strategy` picks. With
+``partial`` a failing backend's tables are empty and one INFO per failed backend is reported;
+otherwise the first :class:`gateway.errors.BackendError` ends the query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from gateway.arrow_types import arrow_type_from_meta
+from gateway.catalog import CatalogTable, FederatedCatalog
+from gateway.catalog_sources import column_info, column_meta
+from gateway.columns import ColumnMeta
+from gateway.errors import BackendError
+from gateway.executor import Executor
+from gateway.federation import Plan, ScanPlan, scan_fragment
+from gateway.federation_upload import upload_join
+from gateway.federation_xmatch import (
+    Cone,
+    FederationOptions,
+    JoinChoice,
+    bounding_cone,
+    choose_strategy,
+    clusters,
+    cone_condition,
+)
+from grammar import nodes as n
+from planners.negotiate import Fragment
+from planners.sql_catalog import ColumnInfo
+from planners.tap import TapPlanner
+
+__all__ = ["Execution", "Fetched", "PlanRunner", "empty_table"]
+
+FRAGMENT_KEY = -1
+"""Key of the single fragment of pushdown and single-backend plans in ``Execution.tables``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """The rows of one scan and their column metadata."""
+
+    table: pa.Table
+    columns: tuple[ColumnMeta, ...]
+    overflow: bool = False
+
+
+@dataclass(slots=True)
+class Execution:
+    """What the fetches produced: tables by reference index, INFOs, choices and row links.
+
+    ``links`` lists ``(outer ref, inner ref)`` of UploadJoins: the inner rows carry the
+    hidden link column (the outer row number) and the local query must join on it.
+    """
+
+    tables: dict[int, Fetched] = field(default_factory=dict)
+    infos: list[tuple[str, str, str]] = field(default_factory=list)
+    choices: dict[int, JoinChoice] = field(default_factory=dict)
+    links: list[tuple[int, int]] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def overflow(self) -> bool:
+        """True when a backend cut its answer (the result may then be incomplete)."""
+        return any(f.overflow for f in self.tables.values())
+
+
+def empty_table(columns: Sequence[ColumnMeta]) -> pa.Table:
+    """A table with no rows and the given columns."""
+    return pa.schema([pa.field(c.name, arrow_type_from_meta(c)) for c in columns]).empty_table()
+
+
+@dataclass
+class PlanRunner:
+    """Fetch the remote parts of plans (one instance per query).
+
+    Parameters
+    ----------
+    executor
+        The gateway's shared executor.
+    catalog
+        The federated catalogue (planners of dependent sides).
+    options
+        Strategy thresholds and hints.
+    run_id
+        The job's RUNID, passed to every backend.
+    partial
+        Report failed backends as INFOs instead of failing the query.
+    """
+
+    executor: Executor
+    catalog: FederatedCatalog
+    options: FederationOptions
+    run_id: str | None = None
+    partial: bool = False
+    result: Execution = field(default_factory=Execution)
+
+    async def fetch_fragment(
+        self,
+        fragment: Fragment,
+        expected: Sequence[ColumnInfo],
+        uploads: Mapping[str, bytes] | None = None,
+    ) -> Fetched:
+        """All requests of ``fragment`` (concatenated); on failure empty when ``partial``."""
+        metas = tuple(column_meta(c) for c in expected)
+        if fragment.backend in self.result.failed:
+            return Fetched(empty_table(metas), metas)
+        try:
+            parts = await asyncio.gather(
+                *(
+                    self.executor.fetch(
+                        fragment.backend, r, run_id=self.run_id, expected=expected, uploads=uploads
+                    )
+                    for r in fragment.requests
+                )
+            )
+        except BackendError as error:
+            if not self.partial:
+                raise
+            self.failed(error)
+            return Fetched(empty_table(metas), metas)
+        if not parts:
+            return Fetched(empty_table(metas), metas)
+        tables = [p.table for p in parts if p.table.num_rows] or [parts[0].table]
+        table = pa.concat_tables(tables, promote_options="permissive")
+        return Fetched(table, parts[0].columns, any(p.overflow for p in parts))
+
+    def failed(self, error: BackendError) -> None:
+        """Record a failed backend (once) and its INFO."""
+        if error.backend not in self.result.failed:
+            self.result.failed[error.backend] = str(error)
+            self.result.infos.append(("BACKEND_ERROR", error.backend, str(error)))
+
+    def _single_expected(self, plan: Plan, fragment: Fragment) -> tuple[ColumnInfo, ...]:
+        """The catalogue types of a ``single`` plan's fetched columns.
+
+        CSV answers carry no types; without these, 64-bit ids would be guessed as doubles.
+        """
+        body = plan.query.body
+        if plan.mode != "single" or not isinstance(body, n.SelectQuery) or len(body.from_) != 1:
+            return ()
+        item = body.from_[0]
+        entry = self.catalog.lookup(item.name) if isinstance(item, n.TableReference) else None
+        if entry is None:
+            return ()
+        by_name = {c.name.lower(): c for c in entry.meta.columns}
+        wanted = [by_name.get(name.lower()) for name in fragment.columns]
+        return tuple(column_info(c) for c in wanted if c is not None)
+
+    async def run(self, plan: Plan, uploads: Mapping[str, pa.Table]) -> Execution:
+        """Fetch every remote part of ``plan``."""
+        if plan.fragment is not None:
+            names = {u for r in plan.fragment.requests for u in r.uploads}
+            bodies = {name: _votable(uploads[name.lower()]) for name in names}
+            expected = self._single_expected(plan, plan.fragment)
+            fetched = await self.fetch_fragment(plan.fragment, expected, bodies)
+            self.result.tables[FRAGMENT_KEY] = fetched
+            return self.result
+        tasks: dict[int, asyncio.Task[Fetched | None]] = {}
+        scans = {s.ref.index: s for s in plan.scans}
+
+        async def fetch(scan: ScanPlan) -> Fetched | None:
+            if scan.ref.source == "upload":
+                table = uploads[scan.ref.node.name.parts[1].name.lower()]
+                return Fetched(table, ())
+            if scan.ref.source != "remote" or scan.fragment is None:
+                return None
+            if scan.depends is None:
+                fetched = await self.fetch_fragment(scan.fragment, scan.columns)
+            else:
+                outer = scan.depends.other(scan.ref.index)
+                outer_rows = await tasks[outer]
+                fetched = await self._dependent(scan, scans[outer], outer_rows)
+            self.result.tables[scan.ref.index] = fetched
+            return fetched
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for scan in plan.scans:
+                    tasks[scan.ref.index] = group.create_task(fetch(scan))
+        except ExceptionGroup as failures:
+            # Report the first failure as itself: callers catch BackendError, not groups.
+            raise failures.exceptions[0] from None
+        return self.result
+
+    # ------------------------------------------------------------------ dependent sides
+
+    async def _dependent(
+        self, scan: ScanPlan, outer: ScanPlan, outer_rows: Fetched | None
+    ) -> Fetched:
+        assert scan.depends is not None
+        assert scan.table is not None
+        edge = scan.depends
+        ra_name, dec_name = edge.positions(outer.ref.index)
+        ra, dec = _positions(outer_rows, ra_name, dec_name)
+        cone = bounding_cone(ra, dec, edge.radius)
+        planner = self.catalog.planner(scan.table.backend.name)
+        assert planner is not None
+        uploads_ok = isinstance(planner, TapPlanner) and planner.features.upload
+        probe = None
+        if isinstance(planner, TapPlanner) and cone is not None and ra.size:
+            probe = await self._probe(scan, planner, cone)
+        choice = choose_strategy(
+            outer_rows=int(ra.size),
+            cone=cone,
+            inner_kind=scan.kind,
+            inner_uploads=uploads_ok,
+            probe=probe,
+            options=self.options,
+        )
+        self.result.choices[scan.ref.index] = choice
+        metas = tuple(column_meta(c) for c in scan.columns)
+        positions = edge.positions(scan.ref.index)
+        if cone is None or ra.size == 0:
+            fetched = Fetched(empty_table(metas), metas)
+        elif choice.strategy == "UploadJoin":
+            assert isinstance(planner, TapPlanner)
+            fetched, _ = await upload_join(self, scan, planner, positions, (ra, dec), outer_rows)
+            self.result.links.append((outer.ref.index, scan.ref.index))
+        elif choice.strategy == "BindJoin":
+            cones = clusters(ra, dec, self.options.bind_cluster_deg, edge.radius)
+            choice.estimates["requests"] = len(cones)
+            fetched = await self._bind(scan, positions, cones)
+        else:
+            fragment = scan_fragment(
+                planner,
+                scan.table,
+                (*scan.conjuncts, cone_condition(positions, cone)),
+                scan.projection,
+            )
+            fetched = await self.fetch_fragment(fragment, scan.columns)
+        choice.estimates["inner_rows"] = fetched.table.num_rows
+        return fetched
+
+    async def _probe(self, scan: ScanPlan, planner: TapPlanner, cone: Cone) -> int | None:
+        """``SELECT COUNT(*)`` of the inner side inside the derived cone (None on failure)."""
+        assert scan.table is not None
+        assert scan.depends is not None
+        positions = scan.depends.positions(scan.ref.index)
+        where = (*scan.conjuncts, cone_condition(positions, cone))
+        name = n.TableName(tuple(n.Identifier(p) for p in scan.table.name_parts))
+        count = n.DerivedColumn(n.SetFunction("COUNT", None), n.Identifier("n"))
+        body = n.SelectQuery((count,), (n.TableReference(name),), where=_and(where))
+        try:
+            _, requests = planner.request_for(n.Query(body))
+            answer = await self.executor.fetch(planner.backend, requests[0], run_id=self.run_id)
+        except (BackendError, ValueError):
+            return None
+        values = answer.table.column(0).to_pylist() if answer.table.num_columns else []
+        return int(values[0]) if values and values[0] is not None else None
+
+    async def _bind(self, scan: ScanPlan, positions: tuple[str, str], cones: list[Cone]) -> Fetched:
+        table = scan.table
+        assert table is not None
+        planner = self.catalog.planner(table.backend.name)
+        assert planner is not None
+        key = _key_column(scan.ref.columns)
+        projection = scan.projection
+        if projection is not None and key is not None and key not in projection:
+            projection = (*projection, key)
+        slots = asyncio.Semaphore(self.options.bind_parallel)
+        columns = scan.columns
+
+        bound: CatalogTable = table  # narrowed for the closure
+
+        async def one(cone: Cone) -> Fetched:
+            fragment = scan_fragment(
+                planner, bound, (*scan.conjuncts, cone_condition(positions, cone)), projection
+            )
+            async with slots:
+                return await self.fetch_fragment(fragment, columns)
+
+        parts = await asyncio.gather(*(one(c) for c in cones))
+        useful = [p for p in parts if p.table.num_rows] or parts[:1]
+        table = pa.concat_tables([p.table for p in useful], promote_options="permissive")
+        if key is not None and key in table.column_names:
+            table = _dedupe(table, key)
+        return Fetched(table, useful[0].columns, any(p.overflow for p in parts))
+
+
+def _votable(table: pa.Table) -> bytes:
+    """A user's upload as VOTable bytes, passed on to a TAP backend."""
+    from gateway.arrow_types import column_meta_from_arrow  # noqa: PLC0415
+    from gateway.votable import write_votable  # noqa: PLC0415
+
+    columns = [column_meta_from_arrow(f) for f in table.schema]
+    return b"".join(write_votable(columns, table.to_batches()))
+
+
+def _and(conditions: Sequence[n.SearchCondition]) -> n.SearchCondition | None:
+    from grammar.walk import and_of  # noqa: PLC0415
+
+    return and_of(tuple(conditions))
+
+
+def _positions(fetched: Fetched | None, ra: str, dec: str) -> tuple[np.ndarray, np.ndarray]:
+    if fetched is None:
+        return np.empty(0), np.empty(0)
+    table = fetched.table
+    names = {c.lower(): c for c in table.column_names}
+    ra_col, dec_col = names.get(ra.lower()), names.get(dec.lower())
+    if ra_col is None or dec_col is None:
+        return np.empty(0), np.empty(0)
+
+    def values(name: str) -> np.ndarray:
+        column = table.column(name).cast(pa.float64()).fill_null(np.nan)
+        return np.asarray(column.to_numpy(), dtype=np.float64)
+
+    return values(ra_col), values(dec_col)
+
+
+def _key_column(columns: Sequence[ColumnInfo]) -> str | None:
+    """The table's identifier column (UCD ``meta.id;meta.main``), if it declares one."""
+    for column in columns:
+        if (column.ucd or "").lower().startswith("meta.id;meta.main"):
+            return column.name
+    names = {c.name for c in columns}
+    return next((k for k in _KNOWN_KEYS if k in names), None)
+
+
+_KNOWN_KEYS = ("specobjid", "MatchID", "SourceID", "ObjID", "obs_publisher_did", "objectId")
+"""Identifier columns of the REST backends' tables (used when no UCD marks one)."""
+
+
+def _dedupe(table: pa.Table, key: str) -> pa.Table:
+    seen: set[object] = set()
+    keep = []
+    for index, value in enumerate(table.column(key).to_pylist()):
+        if value not in seen:
+            seen.add(value)
+            keep.append(index)
+    return table.take(pa.array(keep, pa.int64())) if len(keep) < table.num_rows else table

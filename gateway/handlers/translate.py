@@ -1,0 +1,62 @@
+"""Gateway extensions ``/translate`` and ``/explain``: the plan of a query, as JSON.
+
+Both take ``QUERY`` (GET or POST, parameter names case-insensitive). ``/translate`` answers
+the JSON of ``adql-gateway translate`` (``fragments`` and ``local_sql``); ``/explain`` adds
+``plan``, the text tree of ``adql-gateway explain``. Nothing is fetched from any backend.
+"""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+import grammar
+from gateway.explain import explain_json
+from gateway.federated_service import FederatedQueryService
+from gateway.federation import Plan
+from gateway.handlers.common import gateway_state
+from gateway.request_params import read_request_params
+from gateway.tap_params import TapUsageError
+from grammar.printer import to_adql
+
+router = APIRouter()
+
+
+async def _plan(request: Request) -> tuple[Plan | None, str]:
+    state = gateway_state(request)
+    params = await read_request_params(request, max_file_bytes=state.settings.upload_max_bytes)
+    text = params.bag.one("QUERY")
+    if text is None or not text.strip():
+        raise TapUsageError("missing parameter QUERY")
+    query = grammar.parse(text)
+    service = state.service
+    if not isinstance(service, FederatedQueryService):
+        return None, to_adql(query)
+    plan = await anyio.to_thread.run_sync(lambda: service.plan(query))
+    return plan, to_adql(query)
+
+
+@router.api_route(
+    "/translate",
+    methods=["GET", "POST"],
+    summary="The backend requests and local query of an ADQL query (gateway extension)",
+)
+async def translate_query(request: Request) -> Response:
+    plan, canonical = await _plan(request)
+    if plan is None:
+        return JSONResponse({"fragments": [], "local_sql": canonical})
+    return JSONResponse(plan.to_json())
+
+
+@router.api_route(
+    "/explain",
+    methods=["GET", "POST"],
+    summary="The federated plan of an ADQL query, as text and JSON (gateway extension)",
+)
+async def explain_query(request: Request) -> Response:
+    plan, canonical = await _plan(request)
+    if plan is None:
+        text = f"Plan: Local: every table is served by the gateway's engine\n{canonical}"
+        return JSONResponse({"plan": text, "fragments": [], "local_sql": canonical})
+    return JSONResponse(explain_json(plan))

@@ -1,0 +1,64 @@
+"""Per-query options beyond the QueryService protocol: gateway extension parameters.
+
+``PARTIAL=true`` (return the healthy part of a federated query, one INFO per failed backend),
+``XMATCH_ALLSKY=true`` (allow a federated positional cross-match with no spatial restriction)
+and the job's RUNID reach services that understand them through :func:`run_query`; other
+services (the local one) run the query as the protocol says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from gateway.cancellation import Cancellation
+from gateway.query_service import QueryResult, QueryService
+from gateway.uploads import UploadedTable
+from grammar.nodes import Query
+
+__all__ = ["OptionAwareService", "RunOptions", "run_query"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Gateway extensions of one query request."""
+
+    partial: bool = False
+    allow_allsky: bool = False
+    run_id: str | None = None
+    authorization: str | None = None
+
+
+@runtime_checkable
+class OptionAwareService(Protocol):
+    """A query service that takes :class:`RunOptions`."""
+
+    def run_with_options(
+        self,
+        query: Query,
+        *,
+        uploads: Mapping[str, UploadedTable],
+        maxrec: int,
+        cancellation: Cancellation | None,
+        options: RunOptions,
+    ) -> QueryResult:
+        """Run ``query`` honouring ``options``."""
+        ...
+
+
+def run_query(
+    service: QueryService,
+    query: Query,
+    *,
+    uploads: Mapping[str, UploadedTable],
+    maxrec: int,
+    cancellation: Cancellation | None,
+    options: RunOptions,
+) -> QueryResult:
+    """Run ``query`` on ``service``, with ``options`` when the service takes them."""
+    if isinstance(service, OptionAwareService):
+        return service.run_with_options(
+            query, uploads=uploads, maxrec=maxrec, cancellation=cancellation, options=options
+        )
+    return service.run(query, uploads=uploads, maxrec=maxrec, cancellation=cancellation)
