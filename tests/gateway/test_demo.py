@@ -1,0 +1,323 @@
+"""``adql-gateway demo``: generated configuration, and the whole federation as real processes.
+
+The integration tests run ``python -m gateway.cli demo`` as a subprocess over the cached demo
+data (``$ADQL_GATEWAY_DATA`` or ``~/.cache/adql-gateway/demo-v1``), read the run state it
+writes (ports, process ids), query the services, then interrupt it and check that no child
+process is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+import pyvo
+
+from gateway.demo_config import (
+    EXAMPLES,
+    RSP_TABLES,
+    DemoPorts,
+    Example,
+    column_metadata,
+    dump_toml,
+    federation_config,
+    rsp_config,
+    write_config,
+)
+from gateway.settings import load_settings
+from standins.data import default_data_dir, ensure_demo_data
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 45.0
+RUBIN_CONE = EXAMPLES[0].adql
+
+
+# --- configuration (no processes) ------------------------------------------------------------
+
+
+def test_dump_toml_round_trips() -> None:
+    doc = {
+        "service": {"base_url": "http://x/tap", "n": 3, "f": 0.5, "on": True, "skip": None},
+        "backends": [
+            {"name": "a b", "tables": [{"name": "s.t", "columns": {"weird key": {"u": "m"}}}]},
+            {"name": 'q"uote\\', "list": ["x", 1]},
+        ],
+    }
+    parsed = tomllib.loads(dump_toml(doc))
+    assert parsed["service"] == {"base_url": "http://x/tap", "n": 3, "f": 0.5, "on": True}
+    assert parsed["backends"][0]["tables"][0]["columns"] == {"weird key": {"u": "m"}}
+    assert parsed["backends"][1] == {"name": 'q"uote\\', "list": ["x", 1]}
+
+
+def test_column_metadata_covers_every_rsp_column() -> None:
+    data = ensure_demo_data()
+    metadata = column_metadata()
+    assert set(metadata) == set(RSP_TABLES)
+    for name in RSP_TABLES:
+        description, columns = metadata[name]
+        assert description
+        file_columns = pq.read_schema(data.tables()[name]).names
+        assert sorted(columns) == sorted(file_columns), name
+        assert all(c.get("ucd") and c.get("description") for c in columns.values()), name
+    _, obscore = metadata["ivoa.ObsCore"]
+    assert obscore["s_region"]["xtype"] == "polygon"
+    assert obscore["s_region"]["ucd"] == "pos.outline;obs.field"
+    assert obscore["calib_level"]["utype"] == "obscore:ObsDataset.calibLevel"
+    assert obscore["em_min"]["unit"] == "m"
+    _, objects = metadata["dp1.Object"]
+    assert objects["r_cModelMag"] == {
+        "unit": "mag",
+        "ucd": "phot.mag;em.opt.R",
+        "description": "AB magnitude from the cModel flux in r; NULL when not detected.",
+        "principal": True,
+    }
+
+
+def test_generated_configs_load(tmp_path: Path) -> None:
+    data = ensure_demo_data()
+    rsp = load_settings(write_config(tmp_path / "rsp.toml", rsp_config(data, 9001, tmp_path)))
+    assert [b.kind for b in rsp.backends] == ["local"]
+    assert [t.name for t in rsp.backends[0].tables] == list(RSP_TABLES)
+    assert rsp.base_url == "http://127.0.0.1:9001/tap"
+    ports = DemoPorts(main=9000, hsc=9002, sia=9003, spectral=9004, rsp=9001)
+    fed = load_settings(write_config(tmp_path / "f.toml", federation_config(ports, tmp_path)))
+    backends = {b.name: b for b in fed.backends}
+    assert {n: b.kind for n, b in backends.items()} == {
+        "hsc": "hsc",
+        "rsp": "tap",
+        "rsp_sia": "sia",
+        "spec": "spectral",
+    }
+    assert backends["hsc"].url == "http://127.0.0.1:9002/api/v0.1/hsc"
+    assert backends["rsp"].url == "http://127.0.0.1:9001/tap"
+    assert backends["rsp_sia"].url == "http://127.0.0.1:9003/query"
+    assert backends["rsp_sia"].sia_profile == "rubin"
+    assert backends["spec"].url == "http://127.0.0.1:9004/spec"
+    assert backends["spec"].context == "sdss_dr16"
+    assert fed.base_url == "http://127.0.0.1:9000/tap"
+
+
+# --- the demo as processes -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is gone for our purposes (its parent just has not reaped it yet)
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@dataclass
+class DemoRun:
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    output: list[str] = field(default_factory=list)
+    state: dict[str, object] = field(default_factory=dict)
+    pump: threading.Thread | None = None
+
+    def wait_for(self, marker: str, timeout: float = START_TIMEOUT) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            self.output.append(line)
+            if marker in line:
+                return line
+        pytest.fail(f"demo did not print {marker!r}; output:\n" + "".join(self.output))
+
+    def pids(self) -> dict[str, int]:
+        pids = self.state["pids"]
+        assert isinstance(pids, dict)
+        return {str(k): int(v) for k, v in pids.items()}
+
+    def stop(self, signum: signal.Signals) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        try:
+            return self.process.wait(30)
+        finally:
+            if self.process.poll() is None:  # never leave the demo behind, whatever happened
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+            if self.pump is not None:
+                self.pump.join(10)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+
+
+def _cleanup(run: DemoRun) -> None:
+    run.stop(signal.SIGTERM)
+    for pid in run.pids().values() if run.state else ():
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def start_demo() -> Iterator[list[DemoRun]]:
+    runs: list[DemoRun] = []
+    yield runs
+    for run in runs:
+        _cleanup(run)
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[DemoRun]:
+    """The full demo on a free port, shared by the tests below (the last one stops it)."""
+    runs: list[DemoRun] = []
+    try:
+        yield _launch(runs, "--port", str(_free_port()))
+    finally:
+        for run in runs:
+            _cleanup(run)
+
+
+def _launch(runs: list[DemoRun], *args: str) -> DemoRun:
+    data = os.environ.get("ADQL_GATEWAY_DATA") or str(default_data_dir())
+    ensure_demo_data(Path(data))  # generated once here, outside the start-up timeout
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "demo", "--data", data, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    run = DemoRun(process)
+    runs.append(run)
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            run.lines.put(line)
+        run.lines.put(None)
+
+    run.pump = threading.Thread(target=pump, daemon=True)
+    run.pump.start()
+    state_line = run.wait_for("run state: ")
+    run.state = json.loads(Path(state_line.split("run state: ", 1)[1].strip()).read_text())
+    run.wait_for("press Ctrl-C to stop")
+    return run
+
+
+def _assert_no_orphans(run: DemoRun) -> None:
+    deadline = time.monotonic() + 15
+    pids = run.pids()
+    while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert {name: pid for name, pid in pids.items() if _alive(pid)} == {}
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_backends_answer_in_their_own_protocols(demo: DemoRun) -> None:
+    tap_url = str(demo.state["tap_url"])
+    backends = demo.state["backends"]
+    assert isinstance(backends, dict)
+    assert set(demo.pids()) == {"hsc", "rsp_sia", "spec", "rsp", "gateway"}
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        assert client.get(f"{tap_url}/availability").status_code == 200
+        hsc = client.get(f"{backends['hsc']}/v3/summary/magaper2/metadata")
+        assert hsc.status_code == 200
+        assert any(c["name"] == "MatchID" for c in hsc.json())
+        sia = client.get(backends["rsp_sia"], params={"POS": "CIRCLE 53.2 -28.1 0.01"})
+        assert sia.status_code == 200
+        assert "lsst.deep_coadd" in sia.text
+        assert client.get(f"{backends['spec']}/ping").text == "OK"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_rsp_is_a_tap_service_with_the_shipped_metadata(demo: DemoRun) -> None:
+    backends = demo.state["backends"]
+    assert isinstance(backends, dict)
+    rsp = pyvo.dal.TAPService(backends["rsp"])
+    rows = rsp.run_sync(RUBIN_CONE).to_table()
+    assert len(rows) > 100
+    assert str(rows["coord_ra"].unit) == "deg"
+    meta = rsp.run_sync(
+        "SELECT column_name, ucd, utype, xtype FROM TAP_SCHEMA.columns "
+        "WHERE table_name = 'ivoa.ObsCore' AND column_name = 's_region'"
+    ).to_table()
+    assert list(meta["ucd"]) == ["pos.outline;obs.field"]
+    assert list(meta["utype"]) == ["obscore:Char.SpatialAxis.Coverage.Support.Area"]
+    assert list(meta["xtype"]) == ["polygon"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_main_gateway_lists_every_federated_table(demo: DemoRun) -> None:
+    tables = httpx.get(f"{demo.state['tap_url']}/tables", timeout=30, trust_env=False).text
+    for name in ("dp1.Object", "ivoa.ObsCore", "hscv3.summary", "rsp_sia.obscore"):
+        assert f"<name>{name}</name>" in tables, name
+    assert "sdss_dr16.specobj" in tables
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.title.split(" (")[0] for e in EXAMPLES])
+def test_seed_query_returns_rows(demo: DemoRun, example: Example) -> None:
+    service = pyvo.dal.TAPService(str(demo.state["tap_url"]))
+    assert len(service.run_sync(example.adql)) > 0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_ctrl_c_stops_every_child(demo: DemoRun) -> None:
+    run_state = Path(str(demo.state["federation_config"])).parent
+    assert demo.stop(signal.SIGINT) == 0
+    _assert_no_orphans(demo)
+    assert "stopping the demo services" in "".join(demo.output) + _drain(demo)
+    assert not run_state.exists()
+
+
+def _drain(run: DemoRun) -> str:
+    text: list[str] = []
+    while True:
+        try:
+            line = run.lines.get_nowait()
+        except queue.Empty:
+            return "".join(text)
+        if line is None:
+            return "".join(text)
+        text.append(line)
+
+
+@pytest.mark.integration
+def test_no_gateway_then_sigterm(start_demo: list[DemoRun]) -> None:
+    run = _launch(start_demo, "--no-gateway", "--port", str(_free_port()))
+    config = Path(str(run.state["federation_config"]))
+    assert config.is_file()
+    assert {b.name for b in load_settings(config).backends} == {"hsc", "rsp", "rsp_sia", "spec"}
+    assert set(run.pids()) == {"hsc", "rsp_sia", "spec", "rsp"}
+    assert run.stop(signal.SIGTERM) == 0
+    _assert_no_orphans(run)
+    assert not config.parent.exists()  # the temporary run directory is removed
