@@ -37,6 +37,7 @@ __all__ = [
     "field_metadata",
     "meta_as_json",
     "metadata_json",
+    "votable_type",
 ]
 
 _SCALARS: Final[dict[pa.DataType, str]] = {
@@ -96,7 +97,7 @@ def column_meta_from_arrow(field: pa.Field, **overrides: Any) -> ColumnMeta:
     UnsupportedTypeError
         For nested lists, structs, maps and other types VOTable cannot carry.
     """
-    datatype, arraysize, xtype = _votable_type(field.type)
+    datatype, arraysize, xtype = votable_type(field.type)
     values: dict[str, Any] = {
         "name": field.name,
         "datatype": datatype,
@@ -112,10 +113,16 @@ def column_meta_from_arrow(field: pa.Field, **overrides: Any) -> ColumnMeta:
     return ColumnMeta(**values)
 
 
-def _votable_type(dtype: pa.DataType) -> tuple[str, str | None, str | None]:
-    """VOTable ``(datatype, arraysize, xtype)`` for an Arrow type."""
+def votable_type(dtype: pa.DataType) -> tuple[str, str | None, str | None]:
+    """VOTable ``(datatype, arraysize, xtype)`` for an Arrow type.
+
+    Raises
+    ------
+    UnsupportedTypeError
+        For nested lists, structs, maps and other types VOTable cannot carry.
+    """
     if pa.types.is_dictionary(dtype):
-        return _votable_type(dtype.value_type)
+        return votable_type(dtype.value_type)
     if dtype in _SCALARS:
         return _SCALARS[dtype], None, None
     if pa.types.is_decimal(dtype):

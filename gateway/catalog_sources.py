@@ -14,7 +14,7 @@ from xml.etree import ElementTree as ET
 
 import httpx
 
-from gateway.columns import ColumnMeta
+from gateway.columns import ColumnMeta, column_info, column_meta
 from gateway.table_meta import TableMeta
 from planners.hsc_tables import NUMERIC_TYPES, HscTable, load_columns
 from planners.sql_catalog import ColumnInfo
@@ -30,34 +30,6 @@ __all__ = [
 
 _SKIPPED_SCHEMAS = frozenset({"tap_schema", "tap_upload"})
 """Remote schemas never federated: our own TAP_SCHEMA and upload scratch space win."""
-
-
-def column_meta(info: ColumnInfo) -> ColumnMeta:
-    """A planner's column description as TAP metadata."""
-    return ColumnMeta(
-        info.name,
-        info.datatype or "char",
-        info.arraysize,
-        info.xtype,
-        info.unit,
-        info.ucd,
-        info.utype,
-        info.description,
-    )
-
-
-def column_info(meta: ColumnMeta) -> ColumnInfo:
-    """TAP column metadata as the planners' :class:`ColumnInfo`."""
-    return ColumnInfo(
-        meta.name,
-        meta.datatype,
-        meta.arraysize,
-        meta.xtype,
-        meta.unit,
-        meta.ucd,
-        meta.utype,
-        meta.description,
-    )
 
 
 def _text(record: Mapping[str, object], key: str) -> str | None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from planners.sql_catalog import ColumnInfo
+
+__all__ = ["ColumnMeta", "column_info", "column_meta"]
+
 
 @dataclass(frozen=True, slots=True)
 class ColumnMeta:
@@ -27,3 +31,31 @@ class ColumnMeta:
     principal: bool = False
     std: bool = False
     nullable: bool = True
+
+
+def column_meta(info: ColumnInfo) -> ColumnMeta:
+    """A planner's column description as TAP metadata (``char`` when the type is unknown)."""
+    return ColumnMeta(
+        info.name,
+        info.datatype or "char",
+        info.arraysize,
+        info.xtype,
+        info.unit,
+        info.ucd,
+        info.utype,
+        info.description,
+    )
+
+
+def column_info(meta: ColumnMeta) -> ColumnInfo:
+    """TAP column metadata as the planners' :class:`ColumnInfo` (the TAP_SCHEMA flags dropped)."""
+    return ColumnInfo(
+        meta.name,
+        meta.datatype,
+        meta.arraysize,
+        meta.xtype,
+        meta.unit,
+        meta.ucd,
+        meta.utype,
+        meta.description,
+    )

@@ -12,8 +12,6 @@ the same code that reads TAP uploads, so both paths give the same types.
 
 from __future__ import annotations
 
-import io
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +21,7 @@ import pyarrow as pa
 from gateway.columns import ColumnMeta
 
 # One converter for uploads and backend answers: same Arrow types for the same FIELDs.
-from gateway.upload_reader import votable_column_to_arrow
+from gateway.upload_reader import VOTableColumnError, parse_votable, votable_table_to_arrow
 
 __all__ = ["DecodeError", "Decoded", "ServiceError", "decode_votable", "votable_error_message"]
 
@@ -46,14 +44,8 @@ class Decoded:
 
 
 def _parse(data: bytes | bytearray | memoryview) -> Any:
-    # Imported here: astropy is slow to import and many gateways never read VOTables.
-    from astropy.io.votable import parse  # type: ignore[import-untyped]  # noqa: PLC0415
-
     try:
-        with warnings.catch_warnings():
-            # Services write many VOTable dialects; spec nits must not reject a readable table.
-            warnings.simplefilter("ignore")
-            return parse(io.BytesIO(bytes(data)), verify="ignore")
+        return parse_votable(bytes(data))
     except Exception as error:
         # astropy raises ValueError, IndexError, KeyError... for broken XML (also when the
         # stream was cut mid-document); all mean the same thing here.
@@ -113,24 +105,8 @@ def decode_votable(data: bytes | bytearray | memoryview) -> Decoded:
         table = votable.get_first_table()
     except IndexError:
         raise DecodeError("the VOTable holds no TABLE") from None
-    array = table.array
-    columns: list[ColumnMeta] = []
-    arrays: list[pa.Array] = []
-    for field, key in zip(table.fields, array.dtype.names or (), strict=True):
-        meta = ColumnMeta(
-            name=field.name,
-            datatype=field.datatype,
-            arraysize=None if field.arraysize in {None, "1"} else field.arraysize,
-            xtype=field.xtype,
-            unit=str(field.unit) if field.unit is not None else None,
-            ucd=field.ucd,
-            utype=field.utype,
-            description=field.description,
-        )
-        try:
-            arrays.append(votable_column_to_arrow(array[key], meta))
-        except (TypeError, ValueError, pa.ArrowException) as error:
-            raise DecodeError(f"VOTable column {field.name!r}: {error}") from error
-        columns.append(meta)
-    names = [meta.name for meta in columns]
-    return Decoded(tuple(columns), pa.Table.from_arrays(arrays, names=names), overflow)
+    try:
+        columns, rows = votable_table_to_arrow(table)
+    except VOTableColumnError as error:
+        raise DecodeError(str(error)) from error
+    return Decoded(tuple(columns), rows, overflow)

@@ -25,11 +25,13 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from gateway import engine_udfs
+from gateway.arrow_types import UnsupportedTypeError, votable_type
 from gateway.cancellation import Cancellation
-from gateway.columns import ColumnMeta
+from gateway.columns import ColumnMeta, column_info, column_meta
+from gateway.table_files import read_table_file
 from grammar.errors import UnsupportedError
 from grammar.nodes import Query, TableName
-from planners.sql import ColumnInfo, ResolvedTable, SqlTarget, compile_query
+from planners.sql import ResolvedTable, SqlTarget, compile_query
 
 UPLOAD_SCHEMA = "tap_upload"
 BATCH_ROWS = 65536
@@ -51,45 +53,11 @@ def astropy_unit_factor(source: str, target: str) -> float:
 
 
 def arrow_datatype(t: pa.DataType) -> tuple[str, str | None, str | None]:
-    """VOTable ``(datatype, arraysize, xtype)`` of an Arrow type."""
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        inner, _, _ = arrow_datatype(t.value_type)
-        size = str(t.list_size) if pa.types.is_fixed_size_list(t) else "*"
-        return inner, size, None
-    table = [
-        (pa.types.is_boolean, "boolean"),
-        (pa.types.is_uint8, "unsignedByte"),
-        (pa.types.is_int8, "short"),
-        (pa.types.is_int16, "short"),
-        (pa.types.is_uint16, "int"),
-        (pa.types.is_int32, "int"),
-        (pa.types.is_uint32, "long"),
-        (pa.types.is_int64, "long"),
-        (pa.types.is_uint64, "long"),
-        (pa.types.is_float32, "float"),
-        (pa.types.is_float16, "float"),
-        (pa.types.is_floating, "double"),
-        (pa.types.is_decimal, "double"),
-    ]
-    for test, name in table:
-        if test(t):
-            return name, None, None
-    if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        return "char", "*", "timestamp"
-    return "char", "*", None
-
-
-def _info(meta: ColumnMeta) -> ColumnInfo:
-    return ColumnInfo(
-        meta.name,
-        meta.datatype,
-        meta.arraysize,
-        meta.xtype,
-        meta.unit,
-        meta.ucd,
-        meta.utype,
-        meta.description,
-    )
+    """VOTable ``(datatype, arraysize, xtype)`` of an Arrow type; text for what VOTable lacks."""
+    try:
+        return votable_type(t)
+    except UnsupportedTypeError:
+        return "char", "*", None
 
 
 def _metas(schema: pa.Schema, given: Sequence[ColumnMeta] | None) -> tuple[ColumnMeta, ...]:
@@ -139,7 +107,7 @@ class _Resolver:
         if hit is None:
             return None
         self.used[hit.registered] = hit
-        return ResolvedTable(hit.sql_name, tuple(_info(c) for c in hit.columns))
+        return ResolvedTable(hit.sql_name, tuple(column_info(c) for c in hit.columns))
 
     def table_names(self) -> Sequence[str]:
         return [".".join(t.written) for t in self.tables.values()]
@@ -230,28 +198,11 @@ class LocalEngine:
         path: str | Path,
         columns: Sequence[ColumnMeta] | None = None,
     ) -> None:
-        """Parquet (scanned lazily by pyarrow), CSV, FITS or VOTable (read via astropy)."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix in {".parquet", ".pq"}:
-            self.add_table(name, ds.dataset(path, format="parquet"), columns)
-            return
-        if suffix == ".csv":
-            from pyarrow import csv  # noqa: PLC0415 - only needed for CSV sources
+        """Parquet (scanned lazily by pyarrow), CSV, FITS or VOTable (read via astropy).
 
-            self.add_table(name, csv.read_csv(path), columns)
-            return
-        from astropy.table import Table  # type: ignore[import-untyped]  # noqa: PLC0415
-
-        fmt = "fits" if suffix in {".fits", ".fit"} else "votable"
-        table = Table.read(path, format=fmt)
-        arrays = {
-            c: pa.array(table[c].tolist())
-            if table[c].ndim > 1
-            else pa.array(table[c].filled() if hasattr(table[c], "filled") else table[c])
-            for c in table.colnames
-        }
-        self.add_table(name, pa.table(arrays), columns)
+        See :func:`gateway.table_files.read_table_file`.
+        """
+        self.add_table(name, read_table_file(path), columns)
 
     # ------------------------------------------------------------------ execution
 
@@ -272,19 +223,7 @@ class LocalEngine:
         resolver = _Resolver(tables)
         limit = None if maxrec is None else maxrec + 1
         compiled = compile_query(query, SqlTarget("duckdb", resolver, astropy_unit_factor, limit))
-        metas = [
-            ColumnMeta(
-                c.name,
-                c.datatype or "char",
-                c.arraysize,
-                c.xtype,
-                c.unit,
-                c.ucd,
-                c.utype,
-                c.description,
-            )
-            for c in compiled.columns
-        ]
+        metas = [column_meta(c) for c in compiled.columns]
         return compiled.sql, metas, resolver
 
     def execute(

@@ -257,7 +257,12 @@ class FederatedQueryService:
         failed: Mapping[str, str],
     ) -> Execution:
         runner = PlanRunner(
-            self._executor, self.catalog, self.options, options.run_id, options.partial
+            self._executor,
+            self.catalog,
+            self.options,
+            options.run_id,
+            options.partial,
+            local_files={name: table.path for name, table in self._local_files.items()},
         )
         runner.result.failed.update(failed)
         if not plan.fragments and not any(s.ref.source == "upload" for s in plan.scans):
@@ -292,8 +297,10 @@ class FederatedQueryService:
             outer_links.setdefault(outer, []).append(inner)
         for scan in plan.scans:
             got = execution.tables.get(scan.ref.index)
-            if scan.ref.source != "remote" or got is None or scan.table is None:
+            if scan.ref.source not in {"remote", "local"} or got is None or scan.table is None:
                 continue
+            if scan.ref.source == "local" and scan.ref.index not in outer_links:
+                continue  # registered from its file above; only link columns need the rows
             table, metas = declared_table(got.table, got.columns, scan.table.meta.columns)
             for inner in outer_links.get(scan.ref.index, []):
                 rows = pa.array(range(table.num_rows), pa.int64())

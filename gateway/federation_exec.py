@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from gateway.arrow_types import arrow_type_from_meta
 from gateway.catalog import CatalogTable, FederatedCatalog
@@ -34,6 +36,7 @@ from gateway.federation_xmatch import (
     clusters,
     cone_condition,
 )
+from gateway.table_files import read_table_file
 from grammar import nodes as n
 from planners.negotiate import Fragment
 from planners.sql_catalog import ColumnInfo
@@ -102,6 +105,8 @@ class PlanRunner:
     options: FederationOptions
     run_id: str | None = None
     partial: bool = False
+    local_files: Mapping[str, Path] = field(default_factory=dict)
+    """Data files of ``local`` tables by lower-cased qualified name (outer sides of joins)."""
     result: Execution = field(default_factory=Execution)
 
     async def fetch_fragment(
@@ -172,6 +177,13 @@ class PlanRunner:
             if scan.ref.source == "upload":
                 table = uploads[scan.ref.node.name.parts[1].name.lower()]
                 return Fetched(table, ())
+            if scan.ref.source == "local":
+                # A local table may be the outer side of a cross-match: its positions
+                # restrict the other side, so its rows are needed here too.
+                local = _read_local(self.local_files, scan.ref.node.name)
+                if local is not None:
+                    self.result.tables[scan.ref.index] = local
+                return local
             if scan.ref.source != "remote" or scan.fragment is None:
                 return None
             if scan.depends is None:
@@ -300,6 +312,14 @@ def _and(conditions: Sequence[n.SearchCondition]) -> n.SearchCondition | None:
     from grammar.walk import and_of  # noqa: PLC0415
 
     return and_of(tuple(conditions))
+
+
+def _read_local(files: Mapping[str, Path], name: n.TableName) -> Fetched | None:
+    path = files.get(".".join(p.name for p in name.parts).lower())
+    if path is None:
+        return None
+    data = read_table_file(path)
+    return Fetched(data.to_table() if isinstance(data, ds.Dataset) else data, ())
 
 
 def _positions(fetched: Fetched | None, ra: str, dec: str) -> tuple[np.ndarray, np.ndarray]:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from gateway.arrow_types import column_meta_from_arrow, field_metadata
 from gateway.cancellation import Cancellation
@@ -20,32 +18,13 @@ from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine, QueryResult
 from gateway.examples import Example
 from gateway.settings import ColumnOverride, GatewaySettings, LocalTable
+from gateway.table_files import file_schema
 from gateway.table_meta import SchemaMeta, TableMeta
 from gateway.tap_schema import build_tap_schema
 from gateway.uploads import UploadedTable
 from grammar.nodes import Query
 
-
-def file_schema(path: Path) -> pa.Schema:
-    """The Arrow schema of a data file, read without loading the data where possible."""
-    suffix = path.suffix.lower()
-    if suffix in {".parquet", ".pq"}:
-        return ds.dataset(path, format="parquet").schema
-    if suffix == ".csv":
-        from pyarrow import csv  # noqa: PLC0415  (only CSV sources need it)
-
-        return csv.read_csv(path).schema
-    from astropy.table import Table  # type: ignore[import-untyped]  # noqa: PLC0415
-
-    table = Table.read(path, format="fits" if suffix in {".fits", ".fit"} else "votable")
-    return pa.schema(
-        [
-            pa.field(name, pa.from_numpy_dtype(table[name].dtype))
-            if table[name].ndim == 1
-            else pa.field(name, pa.list_(pa.from_numpy_dtype(table[name].dtype)))
-            for name in table.colnames
-        ]
-    )
+__all__ = ["LocalQueryService", "file_schema", "table_columns"]
 
 
 def table_columns(

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from gateway.arrow_types import arrow_type_from_meta, coerce_array, field_metadata, metadata_json
 from gateway.columns import ColumnMeta
+from gateway.result_writing import overflowed
 
 __all__ = ["COLUMNS_KEY", "write_parquet"]
 
@@ -107,7 +108,7 @@ def write_parquet(
     footer = {name: value for name, value, _ in infos}
     if query is not None:
         footer["QUERY"] = query
-    footer["QUERY_STATUS"] = "OVERFLOW" if overflow is not None and overflow() else "OK"
+    footer["QUERY_STATUS"] = "OVERFLOW" if overflowed(overflow) else "OK"
     writer.add_key_value_metadata(footer)
     writer.close()
     yield sink.take()

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 from gateway.arrow_types import meta_as_json
 from gateway.cell_text import JSON_STYLE, TextStyle, join_rows, render_column
 from gateway.columns import ColumnMeta
+from gateway.result_writing import overflowed
 
 __all__ = ["write_csv", "write_json", "write_tsv"]
 
@@ -72,14 +73,8 @@ def write_csv(
     bytes
         The header line, then one chunk per non-empty batch.
     """
-    yield (",".join(_csv_quote(meta.name) for meta in columns) + "\r\n").encode()
-    for batch in batches:
-        cells = [
-            _delimited_cells(batch.column(i), meta, csv=True) for i, meta in enumerate(columns)
-        ]
-        if rows := join_rows(cells, sep=",", prefix="", suffix="\r\n"):
-            yield rows
-    _log_overflow(overflow, "CSV")
+    header = ",".join(_csv_quote(meta.name) for meta in columns)
+    yield from _write_delimited(columns, batches, overflow, header, csv=True)
 
 
 def write_tsv(
@@ -112,14 +107,7 @@ def write_tsv(
         The header line, then one chunk per non-empty batch.
     """
     header = "\t".join(" ".join(meta.name.split()) for meta in columns)
-    yield (header + "\n").encode()
-    for batch in batches:
-        cells = [
-            _delimited_cells(batch.column(i), meta, csv=False) for i, meta in enumerate(columns)
-        ]
-        if rows := join_rows(cells, sep="\t", prefix="", suffix="\n"):
-            yield rows
-    _log_overflow(overflow, "TSV")
+    yield from _write_delimited(columns, batches, overflow, header, csv=False)
 
 
 def write_json(
@@ -161,7 +149,7 @@ def write_json(
         if rows:
             yield rows[1:] if first else rows
             first = False
-    flag = "true" if overflow is not None and overflow() else "false"
+    flag = "true" if overflowed(overflow) else "false"
     yield f'\n],\n"overflow":{flag}}}\n'.encode()
 
 
@@ -185,6 +173,20 @@ def _csv_quote(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def _log_overflow(overflow: Callable[[], bool] | None, name: str) -> None:
-    if overflow is not None and overflow():
+def _write_delimited(
+    columns: Sequence[ColumnMeta],
+    batches: Iterable[pa.RecordBatch],
+    overflow: Callable[[], bool] | None,
+    header: str,
+    *,
+    csv: bool,
+) -> Iterator[bytes]:
+    """The body of :func:`write_csv` (CRLF, commas) and :func:`write_tsv` (LF, TABs)."""
+    sep, end, name = (",", "\r\n", "CSV") if csv else ("\t", "\n", "TSV")
+    yield (header + end).encode()
+    for batch in batches:
+        cells = [_delimited_cells(batch.column(i), meta, csv=csv) for i, meta in enumerate(columns)]
+        if rows := join_rows(cells, sep=sep, prefix="", suffix=end):
+            yield rows
+    if overflowed(overflow):
         _LOG.warning("result truncated at MAXREC; %s has no overflow indicator", name)

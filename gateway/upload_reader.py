@@ -23,10 +23,13 @@ from gateway.errors import UploadError
 
 __all__ = [
     "UploadError",
+    "VOTableColumnError",
+    "parse_votable",
     "read_csv_upload",
     "read_upload",
     "read_votable_upload",
     "votable_column_to_arrow",
+    "votable_table_to_arrow",
 ]
 
 _GEOMETRY: Final = frozenset({"point", "circle", "polygon"})
@@ -57,6 +60,20 @@ def read_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta], pa.Tab
     return read_csv_upload(data, max_rows=max_rows)
 
 
+def parse_votable(data: bytes) -> Any:
+    """The astropy VOTableFile of a document (any serialisation), spec nits ignored.
+
+    Uploads and backend answers come from many writers; a readable table must not be rejected
+    for a detail of the schema. Whatever astropy raises for a broken document propagates.
+    """
+    # Imported here: astropy is slow to import and many gateways never read VOTables.
+    from astropy.io.votable import parse  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return parse(io.BytesIO(data), verify="ignore")
+
+
 def read_votable_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta], pa.Table]:
     """Read the first table of an uploaded VOTable.
 
@@ -80,15 +97,8 @@ def read_votable_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta]
         For malformed XML, a document without a table, unsupported datatypes, or more than
         ``max_rows`` rows.
     """
-    # Imported here: astropy is slow to import and only uploads need it.
-    from astropy.io.votable import parse  # type: ignore[import-untyped]  # noqa: PLC0415
-
     try:
-        with warnings.catch_warnings():
-            # Uploads come from many writers; spec nits must not reject a readable table.
-            warnings.simplefilter("ignore")
-            votable = parse(io.BytesIO(data), verify="ignore")
-            table = votable.get_first_table()
+        table = parse_votable(data).get_first_table()
     except IndexError:
         raise UploadError("the uploaded VOTable contains no TABLE") from None
     except Exception as error:
@@ -96,28 +106,10 @@ def read_votable_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta]
     array = table.array
     if len(array) > max_rows:
         raise UploadError(f"the upload has {len(array)} rows; the limit is {max_rows}")
-    columns: list[ColumnMeta] = []
-    arrays: list[pa.Array] = []
-    for field, key in zip(table.fields, array.dtype.names or (), strict=True):
-        meta = ColumnMeta(
-            name=field.name,
-            datatype=field.datatype,
-            arraysize=None if field.arraysize in {None, "1"} else field.arraysize,
-            xtype=field.xtype,
-            unit=str(field.unit) if field.unit is not None else None,
-            ucd=field.ucd,
-            utype=field.utype,
-            description=field.description,
-        )
-        try:
-            arrays.append(votable_column_to_arrow(array[key], meta))
-        except (TypeError, ValueError, pa.ArrowException) as error:
-            raise UploadError(f"cannot read upload column {field.name!r}: {error}") from error
-        columns.append(meta)
-    schema = pa.schema(
-        [pa.field(meta.name, arr.type) for meta, arr in zip(columns, arrays, strict=True)]
-    )
-    return columns, pa.Table.from_arrays(arrays, schema=schema)
+    try:
+        return votable_table_to_arrow(table)
+    except VOTableColumnError as error:
+        raise UploadError(f"cannot read upload column {error.column!r}: {error.reason}") from error
 
 
 def read_csv_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta], pa.Table]:
@@ -149,6 +141,54 @@ def read_csv_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta], pa
     return [column_meta_from_arrow(field) for field in table.schema], table
 
 
+class VOTableColumnError(ValueError):
+    """A FIELD of a VOTable whose cells cannot be turned into an Arrow column."""
+
+    def __init__(self, column: str, reason: Exception) -> None:
+        super().__init__(f"VOTable column {column!r}: {reason}")
+        self.column = column
+        """The FIELD's name."""
+        self.reason = reason
+        """What went wrong converting it."""
+
+
+def votable_table_to_arrow(table: Any) -> tuple[list[ColumnMeta], pa.Table]:
+    """Column metadata and rows of one astropy VOTable TABLE (uploads and backend answers).
+
+    Returns
+    -------
+    tuple of (list of ColumnMeta, pyarrow.Table)
+        One :class:`ColumnMeta` per FIELD (name, datatype, arraysize, xtype, unit, ucd,
+        utype, description) and the rows, masked cells as nulls (see
+        :func:`votable_column_to_arrow`).
+
+    Raises
+    ------
+    VOTableColumnError
+        For the first column that cannot be converted (its cause chained).
+    """
+    array = table.array
+    columns: list[ColumnMeta] = []
+    arrays: list[pa.Array] = []
+    for field, key in zip(table.fields, array.dtype.names or (), strict=True):
+        meta = ColumnMeta(
+            name=field.name,
+            datatype=field.datatype,
+            arraysize=None if field.arraysize in {None, "1"} else field.arraysize,
+            xtype=field.xtype,
+            unit=str(field.unit) if field.unit is not None else None,
+            ucd=field.ucd,
+            utype=field.utype,
+            description=field.description,
+        )
+        try:
+            arrays.append(votable_column_to_arrow(array[key], meta))
+        except (TypeError, ValueError, pa.ArrowException) as error:
+            raise VOTableColumnError(field.name, error) from error
+        columns.append(meta)
+    return columns, pa.Table.from_arrays(arrays, names=[meta.name for meta in columns])
+
+
 def votable_column_to_arrow(column: Any, meta: ColumnMeta) -> pa.Array:
     """Arrow array of one astropy column (a numpy masked array)."""
     target = arrow_type_from_meta(meta)
@@ -165,9 +205,11 @@ def votable_column_to_arrow(column: Any, meta: ColumnMeta) -> pa.Array:
         return pa.array(items, type=target)
     if values.ndim > 1:
         row_mask = _row_mask(mask)
-        flat = values.reshape(len(values), -1)
+        flat = values.reshape(len(values), _width(values))
         if np.iscomplexobj(flat):
-            flat = np.stack([flat.real, flat.imag], axis=-1).reshape(len(values), -1)
+            flat = np.stack([flat.real, flat.imag], axis=-1).reshape(
+                len(values), 2 * _width(values)
+            )
         child = pa.array(flat.reshape(-1))
         lists = pa.FixedSizeListArray.from_arrays(child, flat.shape[1], mask=pa.array(row_mask))
         return lists.cast(target)
@@ -199,8 +241,13 @@ def _plain(item: Any) -> Any:
 
 def _row_mask(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     """Null rows: astropy masks every element of a null array cell."""
-    return np.asarray(mask.reshape(len(mask), -1).all(axis=1), dtype=np.bool_)
+    return np.asarray(mask.reshape(len(mask), _width(mask)).all(axis=1), dtype=np.bool_)
 
 
 def _bool_mask(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_] | None:
     return mask if mask.any() else None
+
+
+def _width(values: npt.NDArray[Any]) -> int:
+    """Elements per row of an array column (``reshape(n, -1)`` fails for zero rows)."""
+    return int(np.prod(values.shape[1:], dtype=np.int64))

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from gateway.arrow_types import array_shape
 from gateway.cell_text import VOTABLE_STYLE, join_rows, render_column, xml_escape
 from gateway.columns import ColumnMeta
+from gateway.result_writing import overflowed
 from gateway.votable_binary2 import Base64Lines, encode_rows
 
 __all__ = ["VOTABLE_NAMESPACE", "error_votable", "write_votable"]
@@ -83,7 +84,7 @@ def write_votable(
                 yield rows
         yield b"</TABLEDATA></DATA>\n"
     trailer = "</TABLE>\n"
-    if overflow is not None and overflow():
+    if overflowed(overflow):
         trailer += '<INFO name="QUERY_STATUS" value="OVERFLOW"/>\n'
     yield (trailer + "</RESOURCE>\n</VOTABLE>\n").encode()
 

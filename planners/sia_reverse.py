@@ -23,7 +23,7 @@ from planners.sia_obscore import (
     POL_STATES,
 )
 
-__all__ = ["sia_params_to_query"]
+__all__ = ["NonFiniteNumberError", "dali_number", "sia_params_to_query"]
 
 IGNORED = frozenset({"RESPONSEFORMAT", "REQUEST", "VERSION"})
 _NUMBER = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
@@ -47,17 +47,36 @@ def _group(params: Params) -> dict[str, tuple[str, list[str]]]:
     return out
 
 
-def _number(text: str, key: str) -> float:
+class NonFiniteNumberError(ValueError):
+    """A number DALI does not allow: NaN, or infinity not spelled ``-Inf``/``+Inf``/``Inf``."""
+
+
+def dali_number(text: str) -> float:
+    """A DALI number: decimal text, or ``-Inf``/``+Inf``/``Inf`` (any case) for open bounds.
+
+    Raises
+    ------
+    NonFiniteNumberError
+        NaN, or an infinity written any other way (``1e999``, ``infinity``).
+    ValueError
+        The text is not a number at all.
+    """
     lowered = text.strip().lower()
     if lowered in {"-inf", "+inf", "inf"}:
         return -math.inf if lowered.startswith("-") else math.inf
+    value = float(lowered)
+    if not math.isfinite(value):
+        raise NonFiniteNumberError(text)
+    return value
+
+
+def _number(text: str, key: str) -> float:
     try:
-        value = float(lowered)
+        return dali_number(text)
+    except NonFiniteNumberError:
+        raise ParamError(f"{text!r} is not a finite number", key) from None
     except ValueError:
         raise ParamError(f"{text!r} is not a number", key) from None
-    if not math.isfinite(value):
-        raise ParamError(f"{text!r} is not a finite number", key)
-    return value
 
 
 def _literal(value: float, written: str | None = None) -> n.ValueExpression:

@@ -9,6 +9,7 @@ service speaks unsigned. DR7 and earlier used another layout and are not handled
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 _RUN2D = re.compile(r"v(\d+)_(\d+)_(\d+)")
@@ -47,10 +48,16 @@ def run2d_code(run2d: str | int) -> int:
     return (major - 5) * 10_000 + minor * 100 + patch
 
 
-def run2d_text(code: int) -> str:
-    """Inverse of :func:`run2d_code` for the string form (``0`` -> ``""``)."""
+def run2d_text(code: int, *, integer_tags: Collection[int] = ()) -> str:
+    """Inverse of :func:`run2d_code` for the string form (``0`` -> ``""``).
+
+    The packed form cannot tell ``"103"`` from ``"v5_1_3"``; codes in ``integer_tags`` are
+    given back as plain numbers.
+    """
     if code == 0:
         return ""
+    if code in integer_tags:
+        return str(code)
     return f"v{code // 10_000 + 5}_{(code % 10_000) // 100}_{code % 100}"
 
 
@@ -79,8 +86,11 @@ def pack(plate: int, fiberid: int, mjd: int, run2d: str | int, line: int = 0) ->
     return out
 
 
-def unpack(specobjid: int) -> SpecObjId:
-    """The fields of a specobjid (signed or unsigned); run2d in its ``vN_M_P`` form."""
+def unpack(specobjid: int, *, integer_run2d: Collection[int] = ()) -> SpecObjId:
+    """The fields of a specobjid (signed or unsigned); run2d in its ``vN_M_P`` form.
+
+    ``integer_run2d``: run2d codes given back as plain numbers (see :func:`run2d_text`).
+    """
     value = to_unsigned(specobjid)
 
     def field(name: str) -> int:
@@ -91,7 +101,7 @@ def unpack(specobjid: int) -> SpecObjId:
         plate=field("plate"),
         fiberid=field("fiberid"),
         mjd=field("mjd") + 50_000,
-        run2d=run2d_text(field("run2d")),
+        run2d=run2d_text(field("run2d"), integer_tags=integer_run2d),
         line=field("line"),
     )
 

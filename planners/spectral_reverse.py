@@ -18,11 +18,11 @@ from grammar.errors import ParamError
 from grammar.parser import parse
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_RADIAL = re.compile(
+Q3C_RADIAL = re.compile(
     rf"q3c_radial_query\s*\(\s*ra\s*,\s*dec\s*,\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*\)",
     re.IGNORECASE,
 )
-_POLY = re.compile(
+Q3C_POLY = re.compile(
     rf"q3c_poly_query\s*\(\s*ra\s*,\s*dec\s*,\s*ARRAY\s*\[\s*({_NUM}(?:\s*,\s*{_NUM})*)\s*\]\s*\)",
     re.IGNORECASE,
 )
@@ -40,12 +40,12 @@ def _params(params: str | Mapping[str, object]) -> dict[str, str]:
 
 
 def _q3c(where: str) -> str:
-    where = _RADIAL.sub(r"CONTAINS(POINT(ra, dec), CIRCLE(\1, \2, \3)) = 1", where)
+    where = Q3C_RADIAL.sub(r"CONTAINS(POINT(ra, dec), CIRCLE(\1, \2, \3)) = 1", where)
 
     def polygon(match: re.Match[str]) -> str:
         return f"CONTAINS(POINT(ra, dec), POLYGON({match.group(1)})) = 1"
 
-    return _POLY.sub(polygon, where)
+    return Q3C_POLY.sub(polygon, where)
 
 
 def spectral_params_to_query(params: str | Mapping[str, object]) -> n.Query:

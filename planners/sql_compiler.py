@@ -15,37 +15,11 @@ from typing_extensions import override
 from grammar import nodes as n
 from grammar.errors import SemanticProblem, UnsupportedError
 from planners import sql_xmatch
+from planners.output_names import UniqueNames, generated_name
 from planners.sql_catalog import UNKNOWN, ColumnInfo, Typed
 from planners.sql_geometry import Geo
 from planners.sql_scope import RangeVariable, Scope, quoted, unknown_table
 from planners.sql_values import ValueCompiler, constant
-
-
-def _generated_name(node: n.ValueExpression) -> str:
-    match node:
-        case n.SetFunction() | n.FunctionCall() | n.UserDefinedFunction():
-            return node.name.lower()
-        case n.Point() | n.Circle() | n.Box() | n.Polygon():
-            return type(node).__name__.lower()
-        case n.Cast():
-            return "cast"
-        case _:
-            return "expr"
-
-
-class _Names:
-    """Unique output names (case-insensitive, as ADQL regular identifiers compare)."""
-
-    def __init__(self) -> None:
-        self.used: set[str] = set()
-
-    def take(self, wanted: str) -> str:
-        name, i = wanted, 1
-        while name.lower() in self.used:
-            i += 1
-            name = f"{wanted}_{i}"
-        self.used.add(name.lower())
-        return name
 
 
 class QueryCompiler(ValueCompiler):
@@ -182,7 +156,7 @@ class QueryCompiler(ValueCompiler):
         if s.where is not None:
             extra = self.zone_conjuncts(s.where, scope, sources, set())
             select.set("where", exp.Where(this=exp.and_(self.condition(s.where, scope), *extra)))
-        names = _Names()
+        names = UniqueNames()
         outputs: list[ColumnInfo] = []
         for select_item in s.items:
             for sql, info in self.items(select_item, scope):
@@ -256,7 +230,7 @@ class QueryCompiler(ValueCompiler):
         if item.alias is not None:
             info = info.renamed(item.alias.name)
         elif not isinstance(item.expression, n.ColumnReference) or not info.name:
-            info = info.renamed(_generated_name(item.expression))
+            info = info.renamed(generated_name(item.expression))
         return [(typed.sql, info)]
 
     # ------------------------------------------------------------------ FROM

@@ -27,6 +27,7 @@ from grammar.errors import AdqlSemanticError, SemanticProblem, UnsupportedError
 from grammar.printer import to_adql
 from grammar.walk import and_of, conjuncts, iter_nodes, transform
 from planners.base import Applied, BackendRequest, Capability
+from planners.output_names import name_outputs
 from planners.sql_catalog import ColumnInfo
 from planners.tap_features import Need, TapCapabilities, needs, to_adql20
 from planners.tap_local import local_residual_query, offset_query
@@ -169,7 +170,13 @@ class TapPlanner:
     # ------------------------------------------------------------------ capability checks
 
     def _prepare(self, node: Any) -> Any:
-        """Federated names mapped back; ILIKE rewritten when only LOWER is available."""
+        """Federated names mapped back; ILIKE rewritten when only LOWER is available.
+
+        Unnamed expressions get the gateway's own names, so the service does not invent
+        them (DaCHS makes up a new random name per query).
+        """
+        if isinstance(node, n.Query):
+            node = name_outputs(node)
         node = self._map_names(node)
         if not self.features.allows(Need("string", "ILIKE", None)) and self.features.allows(
             Need("string", "LOWER", None)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from planners.sia_obscore import INTERVAL_OVERLAP, INTERVAL_WITHIN, POL_STATES, SIA_DPTYPES
+from planners.sia_reverse import NonFiniteNumberError, dali_number
 from standins.evaluate import Value, column_value
 from standins.sia_geometry import Circle, GeometryError, Range, Shape, SphericalPolygon, intersects
 
@@ -22,18 +24,6 @@ from standins.sia_geometry import Circle, GeometryError, Range, Shape, Spherical
 class UsageFault(ValueError):
     """An invalid SIA request; the message follows ``UsageFault: ``."""
 
-
-INTERVAL_OVERLAP = {"BAND": ("em_min", "em_max"), "TIME": ("t_min", "t_max")}
-"""Parameters whose interval must intersect ``[col_min, col_max]``."""
-
-INTERVAL_WITHIN = {
-    "FOV": "s_fov",
-    "SPATRES": "s_resolution",
-    "SPECRP": "em_res_power",
-    "EXPTIME": "t_exptime",
-    "TIMERES": "t_resolution",
-}
-"""Parameters whose interval must contain the column value."""
 
 STRING_EQUAL = {
     "COLLECTION": "obs_collection",
@@ -46,10 +36,7 @@ STRING_EQUAL = {
 }
 """Parameters matched by exact, case-sensitive equality."""
 
-POL_STATES = frozenset(
-    ["I", "Q", "U", "V", "RR", "LL", "RL", "LR", "XX", "YY", "XY", "YX", "POLI", "POLA"]
-)
-DPTYPES = frozenset({"image", "cube"})
+DPTYPES = SIA_DPTYPES
 RESPONSE_FORMATS = frozenset(
     {"votable", "application/x-votable+xml", "application/x-votable", "text/xml"}
 )
@@ -96,16 +83,12 @@ def normalise(items: Sequence[tuple[str, str]], default_maxrec: int, max_maxrec:
 
 def parse_number(text: str, name: str) -> float:
     """A finite or infinite number; ``-Inf``/``+Inf``/``Inf`` spelled as DALI allows."""
-    lowered = text.strip().lower()
-    if lowered in {"-inf", "+inf", "inf"}:
-        return -math.inf if lowered.startswith("-") else math.inf
     try:
-        value = float(lowered)
+        return dali_number(text)
+    except NonFiniteNumberError:
+        raise UsageFault(f"invalid {name} value {text!r}") from None
     except ValueError:
         raise UsageFault(f"invalid {name} value {text!r}: not a number") from None
-    if math.isnan(value) or math.isinf(value):
-        raise UsageFault(f"invalid {name} value {text!r}")
-    return value
 
 
 def parse_interval(text: str, name: str, minimum: float | None = 0.0) -> tuple[float, float]:

@@ -21,18 +21,11 @@ import numpy as np
 import pyarrow as pa
 
 import grammar
+from planners.spectral_reverse import Q3C_POLY as _POLY
+from planners.spectral_reverse import Q3C_RADIAL as _RADIAL
 from standins.evaluate import ConstraintError, Evaluator, TableColumns, Value
 from standins.sia_geometry import GeometryError, SphericalPolygon, unit
 
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_RADIAL = re.compile(
-    rf"q3c_radial_query\s*\(\s*ra\s*,\s*dec\s*,\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*\)",
-    re.IGNORECASE,
-)
-_POLY = re.compile(
-    rf"q3c_poly_query\s*\(\s*ra\s*,\s*dec\s*,\s*ARRAY\s*\[\s*({_NUM}(?:\s*,\s*{_NUM})*)\s*\]\s*\)",
-    re.IGNORECASE,
-)
 _ORDER_ITEM = re.compile(r"([A-Za-z_]\w*)(?:\s+(asc|desc))?", re.IGNORECASE)
 
 

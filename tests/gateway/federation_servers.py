@@ -7,16 +7,20 @@
 from __future__ import annotations
 
 import contextlib
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
+from gateway.engine import LocalEngine
 from gateway.serve import build_app
 from gateway.settings import BackendConfig, GatewaySettings, LocalTable
 from standins.data import DemoData
 from standins.hsc import BASE_PATH, create_hsc_app
 from standins.sia import create_sia_app
 from standins.spectral import create_spectral_app
+from tests.gateway.fault_server import FaultServer
 from tests.live_server import reserve_port, serve_app
 
 ECDFS = (53.2, -28.1, 0.3)
@@ -32,17 +36,30 @@ class Federation:
     spec: str
     rsp: str
 
-    def backends(self, **overrides: str) -> list[BackendConfig]:
-        """The demo federation's backends (``name=url`` overrides a URL)."""
+    def backends(
+        self,
+        *,
+        sia_profile: Literal["standard", "rubin"] = "standard",
+        timeout: float = 30,
+        **overrides: str,
+    ) -> list[BackendConfig]:
+        """The demo federation's backends (``name=url`` overrides a URL).
+
+        ``sia_profile="rubin"`` gives ``rsp_sia`` the Rubin ObsCore columns, as the demo does;
+        ``timeout`` is every backend's ``timeout_seconds``.
+        """
         urls = {"hsc": self.hsc, "rsp": self.rsp, "rsp_sia": self.sia, "spec": self.spec}
         urls.update(overrides)
         return [
-            BackendConfig(name="hsc", kind="hsc", url=urls["hsc"], timeout_seconds=30),
-            BackendConfig(name="rsp", kind="tap", url=urls["rsp"], timeout_seconds=30),
-            BackendConfig(name="rsp_sia", kind="sia", url=urls["rsp_sia"], timeout_seconds=30),
+            BackendConfig(name="hsc", kind="hsc", url=urls["hsc"], timeout_seconds=timeout),
+            BackendConfig(name="rsp", kind="tap", url=urls["rsp"], timeout_seconds=timeout),
+            BackendConfig(
+                name="rsp_sia", kind="sia", url=urls["rsp_sia"], sia_profile=sia_profile,
+                timeout_seconds=timeout,
+            ),
             BackendConfig(
                 name="spec", kind="spectral", url=urls["spec"], context="sdss_dr16",
-                timeout_seconds=30,
+                timeout_seconds=timeout,
             ),
         ]  # fmt: skip
 
@@ -94,3 +111,76 @@ def dead_url() -> str:
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}"
+
+
+FEDERATED_FILES = {"rsp_sia.obscore": "ivoa.ObsCore"}
+"""Federated tables whose rows come from a demo file of another name (SIA serves ObsCore)."""
+
+
+def reference_engine(demo: DemoData) -> LocalEngine:
+    """One local engine over every demo Parquet file, under the federated names.
+
+    The answer key of the differential tests: the same ADQL run here, without any backend.
+    """
+    engine = LocalEngine()
+    files = demo.tables()
+    for name, path in files.items():
+        engine.add_file(name, path)
+    for name, source in FEDERATED_FILES.items():
+        engine.add_file(name, files[source])
+    return engine
+
+
+_METADATA_SUFFIXES = ("/tables", "/capabilities", "/availability", "/metadata")
+
+
+class SwitchableBackend:
+    """An ASGI app: a healthy backend until :attr:`fault` names a fault server route.
+
+    While a fault is set, every request except metadata (VOSI ``/tables``, ``/capabilities``,
+    ``/availability``, HSC ``/metadata``) is answered by
+    :class:`tests.gateway.fault_server.FaultServer` at route ``fault`` with ``params``, whatever
+    path the gateway asked for. Lifespan events go to the healthy app.
+    """
+
+    def __init__(self, healthy: Any) -> None:
+        self.healthy = healthy
+        self.faults = FaultServer()
+        self.fault: str | None = None
+        self.params: dict[str, str] = {}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Dispatch to the healthy app or the fault route."""
+        fault = self.fault
+        if scope["type"] != "http" or fault is None or scope["path"].endswith(_METADATA_SUFFIXES):
+            await self.healthy(scope, receive, send)
+            return
+        query = urllib.parse.urlencode(self.params).encode()
+        path = "/" + fault
+        scope = {**scope, "path": path, "raw_path": path.encode(), "query_string": query}
+        await self.faults(scope, receive, send)
+
+
+@contextlib.contextmanager
+def serve_switchable(kind: str, demo: DemoData, data_dir: Path) -> Iterator[tuple[str, Any]]:
+    """Serve one backend of ``kind`` behind a :class:`SwitchableBackend`; (URL, the switch).
+
+    The URL is the backend URL the gateway configuration takes.
+    """
+    sock = reserve_port()
+    port = sock.getsockname()[1]
+    healthy: Any
+    if kind == "hsc":
+        healthy, suffix = create_hsc_app(demo), BASE_PATH
+    elif kind == "tap":
+        healthy = build_app(rsp_settings(demo, data_dir, f"http://127.0.0.1:{port}/tap"))
+        suffix = "/tap"
+    elif kind == "sia":
+        healthy, suffix = create_sia_app(demo), "/query"
+    elif kind == "spectral":
+        healthy, suffix = create_spectral_app(demo), "/spec"
+    else:
+        raise ValueError(kind)
+    switch = SwitchableBackend(healthy)
+    with serve_app(switch, sock=sock, lifespan="on") as url:
+        yield url + suffix, switch

@@ -1,0 +1,66 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!-- adql-gateway integration tests: a small deterministic catalogue served by a real
+  GAVO DaCHS so the gateway can be tested against an external TAP service.
+  Installed and imported by tests/install_dachs.sh; the CSV inputs come from
+  tests/dachs/gendata.py (fixed seed, standard library only). -->
+<resource schema="fedtest">
+  <meta name="title">adql-gateway test catalogue</meta>
+  <meta name="description">Synthetic stars in five small fields plus an all-sky
+    sprinkle, for the adql-gateway federation tests.  Not real data.</meta>
+  <meta name="creationDate">2025-01-01T00:00:00</meta>
+  <meta name="subject">catalogs</meta>
+  <meta name="creator.name">adql-gateway developers</meta>
+  <meta name="contact.name">adql-gateway developers</meta>
+  <meta name="contact.email">nobody@example.invalid</meta>
+  <meta name="referenceURL">http://127.0.0.1/</meta>
+  <meta name="source">Synthetic</meta>
+  <meta name="content.type">Catalog</meta>
+
+  <table id="stars" onDisk="True" adql="True" primary="id">
+    <meta name="description">Synthetic point sources (deterministic).</meta>
+    <!-- a pgsphere spoint index on (ra, dec), which DaCHS uses for CONTAINS -->
+    <mixin>//scs#pgs-pos-index</mixin>
+    <column name="id" type="bigint" required="True" ucd="meta.id;meta.main"
+      description="Source number" verbLevel="1"/>
+    <column name="ra" type="double precision" unit="deg" ucd="pos.eq.ra;meta.main"
+      description="Right ascension, ICRS" verbLevel="1"/>
+    <column name="dec" type="double precision" unit="deg" ucd="pos.eq.dec;meta.main"
+      description="Declination, ICRS" verbLevel="1"/>
+    <column name="gmag" type="real" unit="mag" ucd="phot.mag;em.opt.B"
+      description="g magnitude" verbLevel="1"/>
+    <column name="rmag" type="real" unit="mag" ucd="phot.mag;em.opt.R"
+      description="r magnitude" verbLevel="1"/>
+    <column name="imag" type="real" unit="mag" ucd="phot.mag;em.opt.I"
+      description="i magnitude; NULL for a few percent of the rows" verbLevel="1"/>
+    <column name="otype" type="text" ucd="src.class"
+      description="Object class: star, galaxy or qso" verbLevel="1"/>
+  </table>
+
+  <table id="fields" onDisk="True" adql="True" primary="name">
+    <meta name="description">The fields the sources cluster in.</meta>
+    <column name="name" type="text" required="True" ucd="meta.id;meta.main"
+      description="Field name" verbLevel="1"/>
+    <column name="ra" type="double precision" unit="deg" ucd="pos.eq.ra;meta.main"
+      description="Field centre RA" verbLevel="1"/>
+    <column name="dec" type="double precision" unit="deg" ucd="pos.eq.dec;meta.main"
+      description="Field centre Dec" verbLevel="1"/>
+    <column name="radius" type="double precision" unit="deg" ucd="phys.angSize"
+      description="Field radius" verbLevel="1"/>
+  </table>
+
+  <data id="import_stars">
+    <sources>data/stars.csv</sources>
+    <csvGrammar/>
+    <make table="stars">
+      <rowmaker idmaps="*"/>
+    </make>
+  </data>
+
+  <data id="import_fields">
+    <sources>data/fields.csv</sources>
+    <csvGrammar/>
+    <make table="fields">
+      <rowmaker idmaps="*"/>
+    </make>
+  </data>
+</resource>
