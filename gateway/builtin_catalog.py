@@ -35,7 +35,9 @@ def builtin_planners() -> dict[str, AnyPlanner]:
 def planner_for(backend: BackendConfig) -> AnyPlanner | None:
     """The planner of one configured backend, or None for kinds translated elsewhere."""
     if backend.kind == "hsc":
-        return HscPlanner(backend=backend.name, base_url=backend.url or HSC_URL)
+        return HscPlanner(
+            backend=backend.name, base_url=backend.url or HSC_URL, pagesize=backend.page_size
+        )
     if backend.kind == "spectral":
         contexts = (backend.context or "sdss_dr16",)
         return SpectralPlanner(

@@ -43,6 +43,7 @@ from gateway.federation_upload import link_column
 from gateway.federation_xmatch import FederationOptions
 from gateway.run_options import RunOptions
 from gateway.settings import GatewaySettings
+from gateway.table_files import read_table_file
 from gateway.table_meta import SchemaMeta
 from gateway.tap_schema import build_tap_schema
 from gateway.uploads import UploadedTable
@@ -132,6 +133,10 @@ class FederatedQueryService:
         self.catalog = FederatedCatalog(settings)
         self._local_files = {
             t.name.lower(): t for b in settings.backends if b.kind == "local" for t in b.tables
+        }
+        # Read once: each query gets its own engine, which must not re-read the files.
+        self._local_data = {
+            name: read_table_file(table.path) for name, table in self._local_files.items()
         }
         self._schema_version = -1
         self._schema_lock = threading.Lock()
@@ -233,6 +238,12 @@ class FederatedQueryService:
             plan = self.plan(query, uploads=uploads, options=options, federate=True)
             execution = self._fetch(plan, tables, options, cancellation, execution.failed)
         engine = self._engine(plan, execution)
+        outer_links = _outer_links(execution)
+        for scan in plan.scans:
+            # A user upload on the outer side of an UploadJoin needs the link columns too.
+            if scan.ref.source == "upload" and scan.ref.index in outer_links:
+                key = scan.ref.node.name.parts[1].name.lower()
+                tables[key] = _with_links(tables[key], outer_links[scan.ref.index])
         local = link_query(plan.local_query, {s.ref.index: s for s in plan.scans}, execution.links)
         try:
             result = engine.execute(local, uploads=tables, maxrec=maxrec, cancellation=cancellation)
@@ -283,18 +294,18 @@ class FederatedQueryService:
         engine = LocalEngine()
         for name, data, columns in self._tap_schema:
             engine.add_table(("TAP_SCHEMA", name), data, columns)
-        for table in self._local_files.values():
-            meta = self.catalog.lookup(_name(table.name))
-            engine.add_file(table.name, table.path, meta.meta.columns if meta else None)
+        for key, table in self._local_files.items():
+            entry = self.catalog.lookup(_name(table.name))
+            engine.add_table(
+                table.name, self._local_data[key], entry.meta.columns if entry else None
+            )
         if plan.fragment is not None:
             fetched = execution.tables[FRAGMENT_KEY]
             declared = self._single_table_columns(plan)
             table, metas = declared_table(fetched.table, fetched.columns, declared)
             engine.add_table(ROWS_TABLE, table, metas)
             return engine
-        outer_links: dict[int, list[int]] = {}
-        for outer, inner in execution.links:
-            outer_links.setdefault(outer, []).append(inner)
+        outer_links = _outer_links(execution)
         for scan in plan.scans:
             got = execution.tables.get(scan.ref.index)
             if scan.ref.source not in {"remote", "local"} or got is None or scan.table is None:
@@ -302,9 +313,7 @@ class FederatedQueryService:
             if scan.ref.source == "local" and scan.ref.index not in outer_links:
                 continue  # registered from its file above; only link columns need the rows
             table, metas = declared_table(got.table, got.columns, scan.table.meta.columns)
-            for inner in outer_links.get(scan.ref.index, []):
-                rows = pa.array(range(table.num_rows), pa.int64())
-                table = table.append_column(link_column(inner), rows)
+            table = _with_links(table, outer_links.get(scan.ref.index, []))
             engine.add_table(scan.register_as, table, metas)
         return engine
 
@@ -325,6 +334,21 @@ class FederatedQueryService:
             self._loop.submit(self._executor.aclose()).result(10)
         finally:
             self._loop.close()
+
+
+def _outer_links(execution: Execution) -> dict[int, list[int]]:
+    """For each outer scan of an UploadJoin, the inner scans linked to its rows."""
+    links: dict[int, list[int]] = {}
+    for outer, inner in execution.links:
+        links.setdefault(outer, []).append(inner)
+    return links
+
+
+def _with_links(table: pa.Table, inners: Sequence[int]) -> pa.Table:
+    """``table`` with one row-index column per linked inner scan (the UploadJoin keys)."""
+    for inner in inners:
+        table = table.append_column(link_column(inner), pa.array(range(table.num_rows), pa.int64()))
+    return table
 
 
 def declared_table(

@@ -56,6 +56,12 @@ class BackendConfig(BaseModel):
     tables: list[LocalTable] = Field(default_factory=list)
     schema_prefix: str | None = None
     context: str | None = None
+    page_size: int = Field(
+        default=2_000_000,
+        gt=0,
+        description="Rows per page asked of paged backends (HSC). Large pages avoid "
+        "re-running the query per page; the HSC notebooks ask for 2,000,000.",
+    )
     sia_profile: Literal["standard", "rubin"] = Field(
         default="standard",
         description="SIA backends: 'rubin' adds the Rubin ObsCore columns and DPSUBTYPE.",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -18,17 +18,20 @@ import pyarrow.parquet as pq
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord, angular_separation
+from typing_extensions import override
 
 from gateway.cancellation import Cancellation
 from gateway.errors import BackendError, ResourceLimitError
 from gateway.explain import explain_plan
 from gateway.federated_service import FederatedQueryService
+from gateway.federation import Plan
 from gateway.federation_xmatch import FederationOptions
 from gateway.run_options import RunOptions
 from gateway.serve import build_app
 from gateway.settings import GatewaySettings
 from gateway.uploads import UploadedTable
 from grammar import parse
+from grammar.nodes import Query
 from standins.data import DemoData, ensure_demo_data
 from tests.gateway.conftest import read_votable, resource_sequence
 from tests.gateway.federation_servers import ECDFS, Federation, dead_url, run_federation
@@ -231,6 +234,54 @@ def test_user_upload_x_dp1_goes_as_upload_join(
         RADIUS,
     )
     found = set(zip(got.column("id").to_pylist(), got.column("objectId").to_pylist(), strict=True))
+    assert found == expected
+
+
+class _Federated(FederatedQueryService):
+    """Never pushes a whole query to one backend, so join strategies can be exercised."""
+
+    @override
+    def plan(
+        self,
+        query: Query,
+        *,
+        uploads: Mapping[str, UploadedTable] | None = None,
+        options: RunOptions | None = None,
+        federate: bool = False,
+    ) -> Plan:
+        return super().plan(query, uploads=uploads, options=options, federate=True)
+
+
+def test_forced_upload_join_with_a_user_upload_as_the_outer_side(
+    federation: Federation, demo: DemoData
+) -> None:
+    dp1 = load(demo, "dp1.Object", ["objectId", "coord_ra", "coord_dec"])
+    picks = np.arange(0, len(dp1["objectId"]), 1999)
+    mine = pa.table(
+        {"id": np.arange(picks.size), "ra": dp1["coord_ra"][picks], "dec": dp1["coord_dec"][picks]}
+    )
+    from gateway.arrow_types import column_meta_from_arrow  # noqa: PLC0415
+
+    uploads = {
+        "mine": UploadedTable("mine", tuple(column_meta_from_arrow(f) for f in mine.schema), mine)
+    }
+    adql = (
+        "SELECT m.id, o.objectId FROM TAP_UPLOAD.mine AS m JOIN dp1.Object AS o "
+        f"ON CONTAINS(POINT(o.coord_ra, o.coord_dec), CIRCLE(m.ra, m.dec, {RADIUS})) = 1"
+    )
+    options = FederationOptions(strategy="UploadJoin")
+    service = _Federated(GatewaySettings(backends=federation.backends()), options)
+    try:
+        got = run(service, adql, uploads=uploads)
+    finally:
+        service.close()
+    expected = pairs(
+        (np.arange(picks.size), dp1["coord_ra"][picks], dp1["coord_dec"][picks]),
+        (dp1["objectId"], dp1["coord_ra"], dp1["coord_dec"]),
+        RADIUS,
+    )
+    found = set(zip(got.column("id").to_pylist(), got.column("objectId").to_pylist(), strict=True))
+    assert expected
     assert found == expected
 
 
