@@ -20,6 +20,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord, angular_separation
 from typing_extensions import override
 
+from gateway.arrow_types import column_meta_from_arrow
 from gateway.cancellation import Cancellation
 from gateway.errors import BackendError, ResourceLimitError
 from gateway.explain import explain_plan
@@ -206,33 +207,39 @@ def test_dp1_x_hsc_cross_match(federation: Federation, demo: DemoData, strategy:
     assert got.num_rows == len(expected)
 
 
-def test_user_upload_x_dp1_goes_as_upload_join(
-    service: FederatedQueryService, demo: DemoData
-) -> None:
+UPLOAD_JOIN = (
+    "SELECT m.id, o.objectId FROM TAP_UPLOAD.mine AS m JOIN dp1.Object AS o "
+    f"ON CONTAINS(POINT(o.coord_ra, o.coord_dec), CIRCLE(m.ra, m.dec, {RADIUS})) = 1"
+)
+
+
+def dp1_upload_case(
+    demo: DemoData, every: int
+) -> tuple[dict[str, np.ndarray], dict[str, UploadedTable], set[tuple[int, int]]]:
+    """Every ``every``-th DP1 object as an upload ``mine``, and the pairs it must match."""
     dp1 = load(demo, "dp1.Object", ["objectId", "coord_ra", "coord_dec"])
-    picks = np.arange(0, len(dp1["objectId"]), 997)
+    picks = np.arange(0, len(dp1["objectId"]), every)
     mine = pa.table(
         {"id": np.arange(picks.size), "ra": dp1["coord_ra"][picks], "dec": dp1["coord_dec"][picks]}
     )
-    from gateway.arrow_types import column_meta_from_arrow  # noqa: PLC0415
-
-    uploads = {
-        "mine": UploadedTable("mine", tuple(column_meta_from_arrow(f) for f in mine.schema), mine)
-    }
-    adql = (
-        "SELECT m.id, o.objectId FROM TAP_UPLOAD.mine AS m JOIN dp1.Object AS o "
-        f"ON CONTAINS(POINT(o.coord_ra, o.coord_dec), CIRCLE(m.ra, m.dec, {RADIUS})) = 1"
-    )
-    plan = service.plan(parse(adql), uploads=uploads)
-    text = explain_plan(plan)
-    assert plan.mode == "pushdown"
-    assert "UploadJoin: TAP_UPLOAD.mine" in text
-    got = run(service, adql, uploads=uploads)
+    metas = tuple(column_meta_from_arrow(f) for f in mine.schema)
     expected = pairs(
         (np.arange(picks.size), dp1["coord_ra"][picks], dp1["coord_dec"][picks]),
         (dp1["objectId"], dp1["coord_ra"], dp1["coord_dec"]),
         RADIUS,
     )
+    return dp1, {"mine": UploadedTable("mine", metas, mine)}, expected
+
+
+def test_user_upload_x_dp1_goes_as_upload_join(
+    service: FederatedQueryService, demo: DemoData
+) -> None:
+    _, uploads, expected = dp1_upload_case(demo, every=997)
+    plan = service.plan(parse(UPLOAD_JOIN), uploads=uploads)
+    text = explain_plan(plan)
+    assert plan.mode == "pushdown"
+    assert "UploadJoin: TAP_UPLOAD.mine" in text
+    got = run(service, UPLOAD_JOIN, uploads=uploads)
     found = set(zip(got.column("id").to_pylist(), got.column("objectId").to_pylist(), strict=True))
     assert found == expected
 
@@ -255,31 +262,13 @@ class _Federated(FederatedQueryService):
 def test_forced_upload_join_with_a_user_upload_as_the_outer_side(
     federation: Federation, demo: DemoData
 ) -> None:
-    dp1 = load(demo, "dp1.Object", ["objectId", "coord_ra", "coord_dec"])
-    picks = np.arange(0, len(dp1["objectId"]), 1999)
-    mine = pa.table(
-        {"id": np.arange(picks.size), "ra": dp1["coord_ra"][picks], "dec": dp1["coord_dec"][picks]}
-    )
-    from gateway.arrow_types import column_meta_from_arrow  # noqa: PLC0415
-
-    uploads = {
-        "mine": UploadedTable("mine", tuple(column_meta_from_arrow(f) for f in mine.schema), mine)
-    }
-    adql = (
-        "SELECT m.id, o.objectId FROM TAP_UPLOAD.mine AS m JOIN dp1.Object AS o "
-        f"ON CONTAINS(POINT(o.coord_ra, o.coord_dec), CIRCLE(m.ra, m.dec, {RADIUS})) = 1"
-    )
+    _, uploads, expected = dp1_upload_case(demo, every=1999)
     options = FederationOptions(strategy="UploadJoin")
     service = _Federated(GatewaySettings(backends=federation.backends()), options)
     try:
-        got = run(service, adql, uploads=uploads)
+        got = run(service, UPLOAD_JOIN, uploads=uploads)
     finally:
         service.close()
-    expected = pairs(
-        (np.arange(picks.size), dp1["coord_ra"][picks], dp1["coord_dec"][picks]),
-        (dp1["objectId"], dp1["coord_ra"], dp1["coord_dec"]),
-        RADIUS,
-    )
     found = set(zip(got.column("id").to_pylist(), got.column("objectId").to_pylist(), strict=True))
     assert expected
     assert found == expected
