@@ -291,6 +291,35 @@ def test_seed_query_returns_rows(demo: DemoRun, example: Example) -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
+def test_pyvo_upload_of_positions_against_obscore(demo: DemoRun) -> None:
+    # The PyVO course's pattern: a user's positions uploaded and joined with ObsCore.
+    from astropy import units as u  # noqa: PLC0415
+    from astropy.coordinates import SkyCoord  # noqa: PLC0415
+    from astropy.table import Table  # noqa: PLC0415
+
+    mine = Table(
+        {"name": ["a", "b", "far"], "ra": [53.2, 53.35, 10.0], "dec": [-28.1, -27.95, 10.0]}
+    )
+    service = pyvo.dal.TAPService(str(demo.state["tap_url"]))
+    got = service.run_sync(
+        "SELECT u.name, o.obs_id FROM ivoa.ObsCore AS o JOIN TAP_UPLOAD.mine AS u "
+        "ON 1 = CONTAINS(POINT('ICRS', o.s_ra, o.s_dec), CIRCLE('ICRS', u.ra, u.dec, 0.1))",
+        uploads={"mine": mine},
+    ).to_table()
+    obscore = pq.read_table(
+        ensure_demo_data().tables()["ivoa.ObsCore"], columns=["obs_id", "s_ra", "s_dec"]
+    )
+    images = SkyCoord(obscore["s_ra"].to_numpy() * u.deg, obscore["s_dec"].to_numpy() * u.deg)
+    expected = set()
+    for name, ra, dec in zip(mine["name"], mine["ra"], mine["dec"], strict=True):
+        near = images.separation(SkyCoord(ra * u.deg, dec * u.deg)) <= 0.1 * u.deg
+        expected |= {(str(name), str(obs)) for obs in obscore["obs_id"].to_numpy()[near]}
+    assert expected
+    assert {(str(r["name"]), str(r["obs_id"])) for r in got} == expected
+
+
+@pytest.mark.integration
+@pytest.mark.slow
 def test_ctrl_c_stops_every_child(demo: DemoRun) -> None:
     run_state = Path(str(demo.state["federation_config"])).parent
     assert demo.stop(signal.SIGINT) == 0
