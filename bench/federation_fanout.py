@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.processes import free_port, load_average, stop, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = 8
@@ -120,25 +121,6 @@ def serve(port: int) -> None:
 # ---------------------------------------------------------------------- bench
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    msg = f"{url} did not answer in {timeout:.0f} s"
-    raise RuntimeError(msg)
-
-
 def sync(http: httpx.Client, url: str, query: str) -> tuple[float, int]:
     data = {"REQUEST": "doQuery", "LANG": "ADQL", "QUERY": query, "RESPONSEFORMAT": "votable/td"}
     t0 = time.perf_counter()
@@ -146,10 +128,6 @@ def sync(http: httpx.Client, url: str, query: str) -> tuple[float, int]:
     elapsed = time.perf_counter() - t0
     response.raise_for_status()
     return elapsed, response.content.count(b"<TR>")
-
-
-def load_average() -> str:
-    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def main() -> None:
@@ -198,7 +176,7 @@ def main() -> None:
             procs.append(gateway)
             gurl = f"http://127.0.0.1:{gport}/tap"
             wait_until(f"{gurl}/availability")
-            print(f"load average at start {load_average()}; {ROWS} rows per backend; "
+            print(f"load average at start {load_average(1)}; {ROWS} rows per backend; "
                   f"slowest delay {args.slowest} s; {repeat} repeats")  # fmt: skip
             print(f"{'N':>2} {'delays (s)':<52} {'gateway med':>11} {'gw min':>7} "
                   f"{'anchor med':>10} {'ratio':>6} {'gw @0 s':>8} {'rows':>5} {'req/q':>5}")  # fmt: skip
@@ -233,15 +211,9 @@ def main() -> None:
                         f"{min(gw):>6.3f}s {statistics.median(anchor):>9.3f}s {ratio:>6.3f} "
                         f"{zero:>7.3f}s {rows:>5} {per_query:>5.2f}"
                     )
-            print(f"load average at end {load_average()}")
+            print(f"load average at end {load_average(1)}")
         finally:
-            for proc in reversed(procs):
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop(procs)
 
 
 if __name__ == "__main__":

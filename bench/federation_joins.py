@@ -31,8 +31,6 @@ import argparse
 import json
 import math
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from typing_extensions import override
 
+from bench.processes import free_port, load_average, stop
 from gateway.arrow_types import column_meta_from_arrow
 from gateway.federated_service import FederatedQueryService
 from gateway.federation import Plan
@@ -173,9 +172,7 @@ def direct_anchor(http: httpx.Client, urls: dict[str, str], target: str, adql: s
 
 
 def start_backends(run_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     demo = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port), "--no-gateway",
@@ -217,8 +214,7 @@ def main() -> None:
             }
             for svc in forced.values():
                 svc.federate_always = True
-            load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-            print(f"load average {load}; {repeat} repeat(s); median seconds (rows); "
+            print(f"load average {load_average()}; {repeat} repeat(s); median seconds (rows); "
                   "ratio = time / anchor")  # fmt: skip
             print(f"{'inner':<14} {'n':>6} {'auto (choice)':>26} {'UploadJoin':>16} "
                   f"{'BindJoin':>16} {'LocalJoin':>16} {'anchor':>16} {'fastest':>10}")  # fmt: skip
@@ -259,18 +255,13 @@ def main() -> None:
                               f"{shown['UploadJoin']:>16} {shown['BindJoin']:>16} "
                               f"{shown['LocalJoin']:>16} "
                               f"{anchor:>7.3f} ({anchors[0][1]}) {fastest:>10}", flush=True)  # fmt: skip
-            load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-            print(f"load average {load}")
+            print(f"load average {load_average()}")
             for line in sorted(errors):
                 print(f"failed: {line}")
             for svc in (auto, *forced.values()):
                 svc.close()
         finally:
-            demo.send_signal(signal.SIGTERM)
-            try:
-                demo.wait(30)
-            except subprocess.TimeoutExpired:
-                demo.kill()
+            stop([demo], timeout=30)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import cProfile
 import io
 import os
 import pstats
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.processes import free_port, load_average, reset_peak, status_kib, stop, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = "MatchID,MatchRA,MatchDec,CI,A_F555W,A_F555W_N,A_F555W_MAD,A_F814W,A_F814W_N,A_F814W_MAD"
@@ -61,36 +62,6 @@ def notebook_adql(box: tuple[float, float, float, float]) -> str:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def status_kib(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def reset_peak(pid: int) -> None:
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
-def wait_until(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    msg = f"{url} did not answer in {timeout:.0f} s"
-    raise RuntimeError(msg)
-
-
 def stream(method: str, url: str, **kwargs: object) -> tuple[float, int, int, bytes]:
     """Seconds to the last byte, bytes, newlines, and the first 400 bytes."""
     t0 = time.perf_counter()
@@ -107,10 +78,6 @@ def stream(method: str, url: str, **kwargs: object) -> tuple[float, int, int, by
             size += len(chunk)
             lines += chunk.count(b"\n")
     return time.perf_counter() - t0, size, lines, head
-
-
-def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def profile(hsc_url: str, box: tuple[float, float, float, float], tmp: Path) -> None:
@@ -208,7 +175,7 @@ def main() -> None:
             )  # fmt: skip
             procs.append(hsc)
             hsc_url = f"http://127.0.0.1:{hport}/api/v0.1/hsc"
-            wait_until(f"{hsc_url}/v3/summary/magaper2/metadata")
+            wait_until(f"{hsc_url}/v3/summary/magaper2/metadata", timeout=120, interval=0.2)
             if args.profile:
                 profile(hsc_url, box, tmp)
                 return
@@ -225,7 +192,7 @@ def main() -> None:
             )  # fmt: skip
             procs.append(gateway)
             gurl = f"http://127.0.0.1:{gport}/tap"
-            wait_until(f"{gurl}/availability")
+            wait_until(f"{gurl}/availability", timeout=120, interval=0.2)
             adql = notebook_adql(box)
             plan = httpx.post(f"{gurl}/translate", data={"QUERY": adql}, timeout=60).json()
             for fragment in plan.get("fragments", []):
@@ -279,13 +246,7 @@ def main() -> None:
                 print(f"  {gw:<24} {g:6.2f} s vs {anchor:<26} {a:6.2f} s: ratio {g / a:5.2f}; "
                       f"gateway peak RSS {peak:.0f} MiB")  # fmt: skip
         finally:
-            for proc in reversed(procs):
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop(procs)
 
 
 if __name__ == "__main__":

@@ -17,15 +17,16 @@ import io
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-from astropy.io import ascii as astropy_ascii  # type: ignore[import-untyped]
-from astropy.io.votable import parse_single_table  # type: ignore[import-untyped]
+from astropy.io import ascii as astropy_ascii
+from astropy.io.votable import parse_single_table
+
+from bench.processes import free_port, reset_peak, status_kib, stop, wait_until
 
 COLUMNS = "MatchID,MatchRA,MatchDec,CI,A_F555W,A_F555W_N,A_F555W_MAD,A_F814W,A_F814W_N,A_F814W_MAD"
 PARAMS: dict[str, str | float] = {
@@ -34,13 +35,6 @@ PARAMS: dict[str, str | float] = {
     "columns": f"[{COLUMNS}]", "pagesize": 2000000,
 }  # fmt: skip
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _rss_kib(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 def client(url: str, fmt: str) -> None:
@@ -82,9 +76,7 @@ def main() -> None:
     if args.client:
         client(*args.client)
         return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     cmd = [sys.executable, "-m", "standins", "hsc", "--port", str(port)]
     if args.data:
         cmd += ["--data", args.data]
@@ -94,16 +86,11 @@ def main() -> None:
     )
     url = f"http://127.0.0.1:{port}/api/v0.1/hsc"
     try:
-        for _ in range(600):
-            try:
-                httpx.get(f"{url}/v3/detailed/metadata", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        idle = _rss_kib(server.pid, "VmRSS") / 1024
+        wait_until(f"{url}/v3/detailed/metadata")
+        idle = status_kib(server.pid, "VmRSS") / 1024
         print(f"server idle RSS {idle:.0f} MiB")
         for fmt in ["csv", "votable"] * args.repeat:
-            Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # reset VmHWM
+            reset_peak(server.pid)
             out = subprocess.run(
                 [sys.executable, __file__, "--client", url, fmt],
                 capture_output=True,
@@ -112,15 +99,14 @@ def main() -> None:
                 env=env,
             )
             result = json.loads(out.stdout)
-            result["server_peak_mib"] = _rss_kib(server.pid, "VmHWM") / 1024
+            result["server_peak_mib"] = status_kib(server.pid, "VmHWM") / 1024
             print(
                 json.dumps(
                     {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
                 )
             )
     finally:
-        server.terminate()
-        server.wait(10)
+        stop([server], timeout=10)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,19 +31,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.processes import free_port, reset_peak, status_kib, stop, wait_until
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = "SELECT TOP 10 id, ra, dec, mag FROM bench.big"
 SMALL = (
     "SELECT TOP 10 id, ra, dec, mag FROM bench.big "
     "WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 10, 10, 0.5))"
 )
-
-
-def _status_kib(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 def write_table(path: Path, rows: int) -> None:
@@ -60,12 +54,6 @@ def write_table(path: Path, rows: int) -> None:
         }
     )
     pq.write_table(table, path, row_group_size=131072)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def stream(url: str, query: str, fmt: str) -> tuple[float, int]:
@@ -134,20 +122,14 @@ def main() -> None:
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}/tap"
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{url}/availability", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+            wait_until(f"{url}/availability", interval=0.2)
             stream(url, SMALL, "votable")  # warm up
-            idle = _status_kib(server.pid, "VmRSS")
+            idle = status_kib(server.pid, "VmRSS")
             print(f"rows={args.rows} server idle RSS {idle / 1024:.0f} MiB")
             for fmt in ("votable", "csv"):
-                Path(f"/proc/{server.pid}/clear_refs").write_text("5")
+                reset_peak(server.pid)
                 seconds, size = stream(url, "SELECT * FROM bench.big", fmt)
-                peak = _status_kib(server.pid, "VmHWM")
+                peak = status_kib(server.pid, "VmHWM")
                 print(
                     f"SELECT * as {fmt:8s}: {seconds:6.2f} s, {size / 1e6:7.1f} MB, "
                     f"{size / 1e6 / seconds:6.1f} MB/s, {args.rows / seconds:9.0f} rows/s, "
@@ -165,8 +147,7 @@ def main() -> None:
                         f"compare {args.compare}, {concurrency} client(s): {per_second:.1f} req/s"
                     )
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop([server], timeout=30)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ import warnings
 
 import numpy as np
 import pyarrow as pa
-from astropy.io.votable import from_table  # type: ignore[import-untyped]
-from astropy.table import MaskedColumn, Table  # type: ignore[import-untyped]
+from astropy.io.votable import from_table
+from astropy.table import MaskedColumn, Table
 
 from gateway.arrow_types import column_meta_from_arrow
 from gateway.votable import write_votable
