@@ -58,8 +58,10 @@ def _depends(
         lines.append(
             "    strategy: chosen at run time: UploadJoin for TAP backends with uploads when a "
             f"COUNT probe finds > {opts.upload_ratio} rows per outer row or the derived cone "
-            f"is wider than {opts.cone_max_deg} deg; BindJoin (one cone per cluster) for "
-            f"cone-only backends with <= {opts.bind_max_rows} outer rows and a wide cone; "
+            f"is wider than {opts.cone_max_deg} deg; for cone-only backends BindJoin (one cone "
+            f"per cluster, up to {opts.bind_max_clusters} clusters) when the derived cone is "
+            "wider than that, or when the estimated rows (density hint, or the first cluster's "
+            "cone extrapolated) make it cheaper than fetching the derived cone; "
             "else LocalJoin with the derived cone"
         )
     else:

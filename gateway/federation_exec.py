@@ -34,6 +34,7 @@ from gateway.federation_xmatch import (
     bounding_cone,
     choose_strategy,
     clusters,
+    cone_area,
     cone_condition,
 )
 from gateway.table_files import read_table_file
@@ -221,6 +222,17 @@ class PlanRunner:
         probe = None
         if isinstance(planner, TapPlanner) and cone is not None and ra.size:
             probe = await self._probe(scan, planner, cone)
+        positions = edge.positions(scan.ref.index)
+        bind_cones = None
+        if (
+            cone is not None
+            and 0 < ra.size <= self.options.bind_max_rows
+            and scan.kind in _BIND_KINDS
+            and self.options.strategy in {"auto", "BindJoin"}
+        ):
+            limit = self.options.bind_max_clusters
+            bind_cones = clusters(ra, dec, self.options.bind_cluster_deg, edge.radius, limit)
+        density, source, first = await self._density(scan, planner, cone, probe, bind_cones)
         choice = choose_strategy(
             outer_rows=int(ra.size),
             cone=cone,
@@ -228,10 +240,12 @@ class PlanRunner:
             inner_uploads=uploads_ok,
             probe=probe,
             options=self.options,
+            bind_cones=bind_cones,
+            density=density,
+            density_source=source,
         )
         self.result.choices[scan.ref.index] = choice
         metas = tuple(column_meta(c) for c in scan.columns)
-        positions = edge.positions(scan.ref.index)
         if cone is None or ra.size == 0:
             fetched = Fetched(empty_table(metas), metas)
         elif choice.strategy == "UploadJoin":
@@ -239,9 +253,9 @@ class PlanRunner:
             fetched, _ = await upload_join(self, scan, planner, positions, (ra, dec), outer_rows)
             self.result.links.append((outer.ref.index, scan.ref.index))
         elif choice.strategy == "BindJoin":
-            cones = clusters(ra, dec, self.options.bind_cluster_deg, edge.radius)
+            cones = bind_cones or clusters(ra, dec, self.options.bind_cluster_deg, edge.radius)
             choice.estimates["requests"] = len(cones)
-            fetched = await self._bind(scan, positions, cones)
+            fetched = await self._bind(scan, positions, cones, first)
         else:
             fragment = scan_fragment(
                 planner,
@@ -252,6 +266,50 @@ class PlanRunner:
             fetched = await self.fetch_fragment(fragment, scan.columns)
         choice.estimates["inner_rows"] = fetched.table.num_rows
         return fetched
+
+    async def _density(
+        self,
+        scan: ScanPlan,
+        planner: object,
+        cone: Cone | None,
+        probe: int | None,
+        bind_cones: list[Cone] | None,
+    ) -> tuple[float | None, str | None, Fetched | None]:
+        """Rows per square degree of the inner side near the outer rows, and where from.
+
+        A configured ``density_hint`` wins; else a TAP COUNT probe over the derived cone; else,
+        for a cone-only backend with several bind clusters, the rows of the widest cluster cone
+        (fetched now and returned third, so a BindJoin reuses it; ``bind_cones`` is reordered
+        to put it first). None when nothing cheap tells.
+        """
+        assert scan.table is not None
+        hint = scan.table.backend.density_hint
+        if hint is not None:
+            return float(hint), "backend density_hint", None
+        if cone is None:
+            return None, None, None
+        if probe is not None:
+            return probe / max(cone_area(cone), 1e-12), "COUNT probe of the derived cone", None
+        if (
+            isinstance(planner, TapPlanner)
+            or self.options.strategy != "auto"
+            or not bind_cones
+            or len(bind_cones) < 2  # one cluster: the same cone either way
+            or len(bind_cones) > self.options.bind_max_clusters
+            or cone.radius > self.options.cone_max_deg
+        ):
+            return None, None, None
+        widest = max(range(len(bind_cones)), key=lambda i: bind_cones[i].radius)
+        sample = bind_cones[widest]
+        if sample.radius < _MIN_SAMPLE_DEG:
+            return None, None, None
+        bind_cones.insert(0, bind_cones.pop(widest))
+        assert scan.depends is not None
+        positions = scan.depends.positions(scan.ref.index)
+        first = await self._bind(scan, positions, [sample])
+        rows = first.table.num_rows
+        source = f"first bind cone: {rows} rows in r = {sample.radius:.4f} deg"
+        return rows / cone_area(sample), source, first
 
     async def _probe(self, scan: ScanPlan, planner: TapPlanner, cone: Cone) -> int | None:
         """``SELECT COUNT(*)`` of the inner side inside the derived cone (None on failure)."""
@@ -270,7 +328,14 @@ class PlanRunner:
         values = answer.table.column(0).to_pylist() if answer.table.num_columns else []
         return int(values[0]) if values and values[0] is not None else None
 
-    async def _bind(self, scan: ScanPlan, positions: tuple[str, str], cones: list[Cone]) -> Fetched:
+    async def _bind(
+        self,
+        scan: ScanPlan,
+        positions: tuple[str, str],
+        cones: list[Cone],
+        first: Fetched | None = None,
+    ) -> Fetched:
+        """One fetch per cone (``first``: the rows of ``cones[0]``, already fetched)."""
         table = scan.table
         assert table is not None
         planner = self.catalog.planner(table.backend.name)
@@ -291,7 +356,9 @@ class PlanRunner:
             async with slots:
                 return await self.fetch_fragment(fragment, columns)
 
-        parts = await asyncio.gather(*(one(c) for c in cones))
+        todo = cones[1:] if first is not None else cones
+        parts = [] if first is None else [first]
+        parts += await asyncio.gather(*(one(c) for c in todo))
         useful = [p for p in parts if p.table.num_rows] or parts[:1]
         table = pa.concat_tables([p.table for p in useful], promote_options="permissive")
         if key is not None and key in table.column_names:
@@ -346,6 +413,12 @@ def _key_column(columns: Sequence[ColumnInfo]) -> str | None:
     names = {c.name for c in columns}
     return next((k for k in _KNOWN_KEYS if k in names), None)
 
+
+_BIND_KINDS = frozenset({"hsc", "sia", "spectral", "tap"})
+"""Backend kinds a BindJoin can query (one cone request each)."""
+
+_MIN_SAMPLE_DEG = 0.01
+"""Smallest bind cone whose rows are extrapolated to a density (smaller ones are too noisy)."""
 
 _KNOWN_KEYS = ("specobjid", "MatchID", "SourceID", "ObjID", "obs_publisher_did", "objectId")
 """Identifier columns of the REST backends' tables (used when no UCD marks one)."""

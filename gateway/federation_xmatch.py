@@ -11,8 +11,9 @@ Once one side (the *outer* one) has been fetched, the other (*inner*) side can b
   ``TAP_UPLOAD.<name>`` (in blocks), the join runs there;
 * **BindJoin**: one cone per cluster of nearby outer rows, bounded parallelism.
 
-:func:`choose_strategy` picks one from the outer row count, the derived cone and, for TAP
-backends, a COUNT probe of the inner side inside that cone. Everything here is pure.
+:func:`choose_strategy` picks one from the outer row count, the derived cone, the bind clusters
+and an estimate of the inner side's density (rows per square degree: a configured hint, a
+COUNT probe of a TAP backend, or the rows of the first bind cone). Everything here is pure.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "bounding_cone",
     "choose_strategy",
     "clusters",
+    "cone_area",
     "cone_condition",
     "detect_xmatch",
 ]
@@ -66,7 +68,13 @@ class FederationOptions:
     upload_block_rows
         Rows per upload block (lowered to the backend's stated upload limit).
     bind_max_rows
-        Most outer rows a BindJoin is used for.
+        Most outer rows a BindJoin is considered for (clustering them is O(rows x clusters)).
+    bind_max_clusters
+        Most cone requests (clusters) of one BindJoin.
+    request_cost_rows
+        The fixed cost of one backend request, in rows fetched (the density cost model:
+        LocalJoin costs one request plus the rows of the derived cone, BindJoin one request per
+        cluster plus the rows of the cluster cones).
     bind_cluster_deg
         Outer rows within this distance of a cluster's first row share one cone.
     bind_parallel
@@ -79,7 +87,9 @@ class FederationOptions:
     upload_ratio: float = 4.0
     upload_max_rows: int = 200_000
     upload_block_rows: int = 20_000
-    bind_max_rows: int = 200
+    bind_max_rows: int = 20_000
+    bind_max_clusters: int = 5_000
+    request_cost_rows: float = 20_000.0
     bind_cluster_deg: float = 0.1
     bind_parallel: int = 8
 
@@ -218,12 +228,17 @@ def bounding_cone(ra: Floats, dec: Floats, radius: float) -> Cone | None:
     return Cone(ra0, dec0, min(180.0, spread + radius * (1 + 1e-9) + 1e-9))
 
 
-def clusters(ra: Floats, dec: Floats, size: float, radius: float) -> list[Cone]:
-    """Greedy clusters of points within ``size`` of a seed; one cone (grown by ``radius``) each."""
+def clusters(
+    ra: Floats, dec: Floats, size: float, radius: float, limit: int | None = None
+) -> list[Cone]:
+    """Greedy clusters of points within ``size`` of a seed; one cone (grown by ``radius``) each.
+
+    With ``limit``, stops after ``limit + 1`` cones (enough to tell the limit is exceeded).
+    """
     ok = np.flatnonzero(np.isfinite(ra) & np.isfinite(dec))
     remaining = ok
-    cones = []
-    while remaining.size:
+    cones: list[Cone] = []
+    while remaining.size and (limit is None or len(cones) <= limit):
         seed = remaining[0]
         sep = _separation(ra[remaining], dec[remaining], float(ra[seed]), float(dec[seed]))
         members = remaining[sep <= size]
@@ -257,6 +272,12 @@ def cone_condition(positions: tuple[str, str], cone: Cone) -> n.SearchCondition:
 # ---------------------------------------------------------------------- strategy
 
 
+def cone_area(cone: Cone) -> float:
+    """The solid angle of a cone, square degrees."""
+    radius = math.radians(min(cone.radius, 180.0))
+    return 2 * math.pi * (1 - math.cos(radius)) * (180 / math.pi) ** 2
+
+
 def choose_strategy(
     *,
     outer_rows: int,
@@ -265,23 +286,36 @@ def choose_strategy(
     inner_uploads: bool,
     probe: int | None,
     options: FederationOptions,
+    bind_cones: Sequence[Cone] | None = None,
+    density: float | None = None,
+    density_source: str | None = None,
 ) -> JoinChoice:
     """The cheapest strategy for the inner side of a cross-match, and why.
 
     Rules, in order: a forced strategy wins when it is possible; an empty outer side needs
     no fetch (LocalJoin over nothing); a TAP inner side with uploads is joined remotely when
     the COUNT probe shows more than ``upload_ratio`` rows per outer row in the derived cone,
-    or when the cone is wider than ``cone_max_deg``; a cone-only inner side gets one cone per
-    cluster (BindJoin) when the cone is wide and the outer side small; otherwise the derived
-    cone is fetched whole (LocalJoin).
+    or when the cone is wider than ``cone_max_deg``; an inner side without uploads gets one
+    cone per cluster (BindJoin, at most ``bind_max_clusters`` of them) when the derived cone
+    is wider than ``cone_max_deg``, or when ``density`` (rows per square degree) is known and
+    the cost model favours it: BindJoin costs ``clusters x request_cost_rows`` plus the rows
+    of the cluster cones, LocalJoin ``request_cost_rows`` plus the rows of the derived cone;
+    otherwise the derived cone is fetched whole (LocalJoin).
+
+    ``bind_cones`` are the clusters a BindJoin would query (None: not computed, e.g. too many
+    outer rows); ``density_source`` says where ``density`` came from (shown in the estimates).
     """
     estimates: dict[str, object] = {"outer_rows": outer_rows, "inner_probe_count": probe}
     if cone is not None:
         estimates["derived_cone"] = (round(cone.ra, 6), round(cone.dec, 6), round(cone.radius, 6))
     upload_ok = inner_uploads and outer_rows <= options.upload_max_rows
     bind_ok = (
-        inner_kind in {"hsc", "sia", "spectral", "tap"} and outer_rows <= options.bind_max_rows
+        inner_kind in {"hsc", "sia", "spectral", "tap"}
+        and outer_rows <= options.bind_max_rows
+        and (bind_cones is None or len(bind_cones) <= options.bind_max_clusters)
     )
+    if bind_cones is not None:
+        estimates["bind_clusters"] = len(bind_cones)
     forced = options.strategy
     if forced == "UploadJoin" and upload_ok:
         return JoinChoice("UploadJoin", "forced by the strategy hint", estimates)
@@ -298,11 +332,37 @@ def choose_strategy(
     if upload_ok and wide:
         reason = f"derived cone {cone.radius:.3f} deg > {options.cone_max_deg} deg"
         return JoinChoice("UploadJoin", reason, estimates)
-    if wide and bind_ok and not inner_uploads:
+    bind_ok = bind_ok and not inner_uploads
+    if wide and bind_ok:
         reason = (
             f"derived cone {cone.radius:.3f} deg > {options.cone_max_deg} deg and "
             f"{outer_rows} <= {options.bind_max_rows} outer rows"
         )
         return JoinChoice("BindJoin", reason, estimates)
+    if bind_ok and density is not None and bind_cones:
+        local_rows = density * cone_area(cone)
+        bind_rows = min(density * sum(cone_area(c) for c in bind_cones), 1e18)
+        local_cost = options.request_cost_rows + local_rows
+        bind_cost = len(bind_cones) * options.request_cost_rows + bind_rows
+        estimates |= {
+            "density_per_deg2": round(density, 1),
+            "density_source": density_source,
+            "local_rows_est": round(local_rows),
+            "bind_rows_est": round(bind_rows),
+            "local_cost": round(local_cost),
+            "bind_cost": round(bind_cost),
+        }
+        if bind_cost < local_cost:
+            reason = (
+                f"density {density:.3g}/deg2: {len(bind_cones)} cluster cones "
+                f"(~{bind_rows:.0f} rows) cost {bind_cost:.0f} < derived cone "
+                f"{cone.radius:.3f} deg (~{local_rows:.0f} rows) {local_cost:.0f}"
+            )
+            return JoinChoice("BindJoin", reason, estimates)
+        reason = (
+            f"derived cone {cone.radius:.3f} deg fetched whole: density {density:.3g}/deg2, "
+            f"cost {local_cost:.0f} <= {len(bind_cones)} cluster cones {bind_cost:.0f}"
+        )
+        return JoinChoice("LocalJoin", reason, estimates)
     reason = f"derived cone {cone.radius:.3f} deg fetched whole"
     return JoinChoice("LocalJoin", reason, estimates)

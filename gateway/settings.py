@@ -66,6 +66,13 @@ class BackendConfig(BaseModel):
         default="standard",
         description="SIA backends: 'rubin' adds the Rubin ObsCore columns and DPSUBTYPE.",
     )
+    density_hint: float | None = Field(
+        default=None,
+        ge=0,
+        description="Rows per square degree of this backend's tables near typical queries "
+        "(optional): lets the federated cross-match choose between one cone per cluster "
+        "of outer rows (BindJoin) and the whole derived cone (LocalJoin) without a probe.",
+    )
     max_concurrency: int = 4
     timeout_seconds: float = 60.0
     forward_authorization: bool = False

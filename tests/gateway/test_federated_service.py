@@ -374,3 +374,52 @@ def test_gateway_facade(federation: Federation, tmp_path: Path) -> None:
         result = asyncio.run(gw.execute(adql, maxrec=3))
     assert result.table.num_rows == 3
     assert result.overflow
+
+
+@pytest.mark.parametrize(
+    ("hint", "expected"), [(1e8, "BindJoin"), (10.0, "LocalJoin"), (None, None)]
+)
+def test_cone_only_inner_strategy_follows_density(
+    federation: Federation, demo: DemoData, hint: float | None, expected: str | None
+) -> None:
+    """Dense inner side, few outer rows: one small cone each; sparse: the derived cone whole.
+
+    Without a hint the density comes from the first bind cone; the answer never changes.
+    """
+    backends = [
+        b.model_copy(update={"density_hint": hint}) if b.kind == "hsc" else b
+        for b in federation.backends()
+    ]
+    options = FederationOptions(bind_cluster_deg=0.01)
+    service = FederatedQueryService(GatewaySettings(backends=backends), options)
+    adql = (
+        "SELECT s.specobjid, h.MatchID FROM sdss_dr16.specobj AS s JOIN hscv3.summary AS h "
+        f"ON CONTAINS(POINT(h.MatchRA, h.MatchDec), CIRCLE(s.ra, s.dec, {RADIUS})) = 1 "
+        "WHERE CONTAINS(POINT(s.ra, s.dec), CIRCLE(53.2, -28.1, 0.05)) = 1"
+    )
+    try:
+        plan = service.plan(parse(adql))
+        assert next(s for s in plan.scans if s.ref.label == "h").depends is not None
+        result = service.run(parse(adql), uploads={}, maxrec=1_000_000)
+        got = pa.Table.from_batches(list(result.batches))
+    finally:
+        service.close()
+    (choice,) = [i for i in result.infos if i[0] == "JOIN_STRATEGY"]
+    if expected is not None:
+        assert choice[1] == f"h: {expected}", choice[2]
+        assert '"density_source": "backend density_hint"' in choice[2]
+        assert "local_rows_est" in choice[2]
+    spec = load(demo, "sdss_dr16.specobj", ["specobjid", "ra", "dec"])
+    keep = in_cone(spec["ra"], spec["dec"], (53.2, -28.1, 0.05))
+    hsc = load(demo, "hscv3.summary", ["MatchID", "MatchRA", "MatchDec"])
+    wanted = pairs(
+        (spec["specobjid"][keep].astype(np.int64), spec["ra"][keep], spec["dec"][keep]),
+        (hsc["MatchID"], hsc["MatchRA"], hsc["MatchDec"]),
+        RADIUS,
+    )
+    found = set(
+        zip(got.column("specobjid").to_pylist(), got.column("MatchID").to_pylist(), strict=True)
+    )
+    assert wanted
+    assert found == wanted
+    assert got.num_rows == len(wanted)

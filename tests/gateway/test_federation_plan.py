@@ -13,6 +13,7 @@ from gateway.federation import plan_query
 from gateway.federation_xmatch import (
     Cone,
     FederationOptions,
+    JoinChoice,
     bounding_cone,
     choose_strategy,
     clusters,
@@ -111,11 +112,57 @@ def test_strategy_rules() -> None:
                 options=opts).strategy == "UploadJoin"  # fmt: skip
     assert pick(outer_rows=100, cone=wide, inner_kind="hsc", inner_uploads=False, probe=None,
                 options=opts).strategy == "BindJoin"  # fmt: skip
-    assert pick(outer_rows=10_000, cone=wide, inner_kind="hsc", inner_uploads=False, probe=None,
+    assert pick(outer_rows=50_000, cone=wide, inner_kind="hsc", inner_uploads=False, probe=None,
                 options=opts).strategy == "LocalJoin"  # fmt: skip
     choice = pick(outer_rows=0, cone=None, inner_kind="hsc", inner_uploads=False, probe=None,
                   options=opts)  # fmt: skip
     assert "empty" in choice.reason
+
+
+def _outer(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` positions within about 0.4 deg of the SMC centre (as in the join benchmark)."""
+    rng = np.random.default_rng(seed)
+    radius = 0.4 * np.sqrt(rng.uniform(0, 1, count))
+    angle = rng.uniform(0, 2 * np.pi, count)
+    dec = -72.8286 + radius * np.sin(angle)
+    ra = 13.18659 + radius * np.cos(angle) / np.cos(np.radians(dec))
+    return ra, dec
+
+
+def test_strategy_is_density_aware_for_cone_only_backends() -> None:
+    opts = FederationOptions()
+    radius = 1 / 3600
+
+    def pick(count: int, density: float | None) -> JoinChoice:
+        ra, dec = _outer(count, seed=count)
+        cone = bounding_cone(ra, dec, radius)
+        assert cone is not None
+        assert cone.radius < opts.cone_max_deg  # the old rule: always LocalJoin here
+        cones = clusters(ra, dec, opts.bind_cluster_deg, radius, opts.bind_max_clusters)
+        return choose_strategy(outer_rows=count, cone=cone, inner_kind="hsc",
+                               inner_uploads=False, probe=None, options=opts, bind_cones=cones,
+                               density=density, density_source="test")  # fmt: skip
+
+    dense = 800_000.0  # HSC rows per square degree in the SMC
+    small = pick(10, dense)
+    assert small.strategy == "BindJoin"
+    assert small.estimates["bind_cost"] < small.estimates["local_cost"]  # type: ignore[operator]
+    assert small.estimates["density_source"] == "test"
+    assert {"local_rows_est", "bind_rows_est", "bind_clusters"} <= small.estimates.keys()
+    sparse = pick(10, 1_000.0)
+    assert sparse.strategy == "LocalJoin"
+    large = pick(1_000, dense)
+    assert large.strategy == "LocalJoin"
+    assert large.estimates["bind_rows_est"] > large.estimates["local_rows_est"]  # type: ignore[operator]
+    assert pick(10, None).strategy == "LocalJoin"  # no estimate: the derived cone, as before
+    # A forced BindJoin still needs the outer side within the cluster cap.
+    few = FederationOptions(strategy="BindJoin", bind_max_clusters=3)
+    ra, dec = _outer(100, seed=1)
+    cone = bounding_cone(ra, dec, radius)
+    cones = clusters(ra, dec, 0.1, radius, few.bind_max_clusters)
+    assert len(cones) == few.bind_max_clusters + 1  # stopped once over the cap
+    assert choose_strategy(outer_rows=100, cone=cone, inner_kind="hsc", inner_uploads=False,
+                           probe=None, options=few, bind_cones=cones).strategy == "LocalJoin"  # fmt: skip
 
 
 def test_bounding_cone_and_clusters_cover_every_point() -> None:
