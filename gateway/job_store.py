@@ -4,7 +4,8 @@ Records live in ``<data_dir>/jobs.sqlite3`` (WAL mode, so readers never block th
 result files in ``<data_dir>/jobs/<job_id>/``. One connection guarded by a lock serves every
 thread: FastAPI runs sync handlers in a threadpool, and job metadata traffic is far too small
 for connection-level parallelism to matter. Every phase change is one conditional UPDATE
-(``WHERE phase IN (...)``) so a racing abort and completion cannot both win.
+(``WHERE phase IN (...)``) so a racing abort and completion cannot both win. The schema and the
+row <-> :class:`Job` mapping live in :mod:`gateway.job_rows`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from gateway.job_rows import SCHEMA as _SCHEMA
+from gateway.job_rows import list_query, load_job
+from gateway.job_rows import to_us as _to_us
 from gateway.jobs import (
     ACTIVE_PHASES,
     RESTART_MESSAGE,
@@ -43,57 +47,6 @@ if TYPE_CHECKING:
 REPEATABLE_PARAMETERS = frozenset({"UPLOAD"})
 #: Ids used as path components: no separators, no dot-dot.
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    run_id TEXT,
-    owner_id TEXT,
-    phase TEXT NOT NULL,
-    creation_us INTEGER NOT NULL,
-    start_us INTEGER,
-    end_us INTEGER,
-    execution_duration INTEGER NOT NULL,
-    destruction_us INTEGER,
-    quote_us INTEGER,
-    error_message TEXT,
-    error_type TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_creation ON jobs (creation_us, seq);
-CREATE TABLE IF NOT EXISTS parameters (
-    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    value TEXT NOT NULL,
-    by_reference INTEGER NOT NULL,
-    PRIMARY KEY (job_id, position)
-);
-CREATE TABLE IF NOT EXISTS results (
-    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    result_id TEXT NOT NULL,
-    href TEXT NOT NULL,
-    mime_type TEXT,
-    size INTEGER,
-    PRIMARY KEY (job_id, position)
-);
-"""
-
-
-def _to_us(value: datetime) -> int:
-    """Microseconds since the epoch; integers sort and compare exactly in SQL."""
-    if value.tzinfo is None:
-        msg = "job times must be timezone-aware"
-        raise ValueError(msg)
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _from_us(value: int | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.fromtimestamp(value // 1_000_000, tz=UTC).replace(microsecond=value % 1_000_000)
 
 
 def _utcnow() -> datetime:
@@ -155,24 +108,7 @@ class SqliteJobStore:
         (without it ARCHIVED jobs are hidden), ``after`` keeps jobs created strictly later,
         ``last`` keeps the ``last`` most recent, ``owner`` keeps one owner's jobs.
         """
-        if last is not None and last < 0:
-            msg = "LAST must be a non-negative integer"
-            raise ValueError(msg)
-        where: list[str] = []
-        args: list[object] = []
-        wanted = phases if phases is not None else set(Phase) - {Phase.ARCHIVED}
-        where.append(f"phase IN ({','.join('?' * len(wanted))})")
-        args.extend(p.value for p in wanted)
-        if after is not None:
-            where.append("creation_us > ?")
-            args.append(_to_us(after))
-        if owner is not None:
-            where.append("owner_id = ?")
-            args.append(owner)
-        sql = f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY creation_us DESC, seq DESC"  # noqa: S608 (only placeholders are interpolated)
-        if last is not None:
-            sql += " LIMIT ?"
-            args.append(last)
+        sql, args = list_query(phases=phases, after=after, last=last, owner=owner)
         with self._changed:
             rows = self._db.execute(sql, args).fetchall()
             return [self._load(row) for row in rows]
@@ -432,32 +368,4 @@ class SqliteJobStore:
         return job
 
     def _load(self, row: Any) -> Job:
-        (job_id, _seq, run_id, owner_id, phase, creation, start, end, duration, destruction,
-         quote, err_msg, err_type) = row  # fmt: skip
-        params = self._db.execute(
-            "SELECT name, value, by_reference FROM parameters WHERE job_id = ? ORDER BY position",
-            (job_id,),
-        ).fetchall()
-        results = self._db.execute(
-            "SELECT result_id, href, mime_type, size FROM results WHERE job_id = ?"
-            " ORDER BY position",
-            (job_id,),
-        ).fetchall()
-        created = _from_us(creation)
-        if created is None:  # the schema says NOT NULL; this satisfies the type checker
-            raise UnknownJobError(job_id)
-        return Job(
-            job_id=job_id,
-            run_id=run_id,
-            owner_id=owner_id,
-            phase=Phase(phase),
-            creation_time=created,
-            start_time=_from_us(start),
-            end_time=_from_us(end),
-            execution_duration=duration,
-            destruction=_from_us(destruction),
-            parameters=tuple(JobParameter(n, v, bool(b)) for n, v, b in params),
-            results=tuple(JobResult(*r) for r in results),
-            error=None if err_msg is None else JobError(err_msg, err_type),
-            quote=_from_us(quote),
-        )
+        return load_job(self._db, row)

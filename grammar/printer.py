@@ -15,172 +15,18 @@ printed iteratively along their left spine, so their length does not consume Pyt
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from grammar import nodes as n
-from grammar.keywords import is_reserved
+from grammar.printer_values import PRINTERS
+from grammar.printer_values import arguments as _args
+from grammar.printer_values import identifier as _identifier
+from grammar.printer_values import not_null as _not_null
+from grammar.printer_values import table_name as _table_name
+from grammar.printer_values import value as _value
 
-_REGULAR = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-
-_LEVEL = {"|": 1, "^": 2, "&": 3, "+": 4, "-": 4, "*": 5, "/": 5}
-"""Binding strength of the numeric binary operators (``||`` is handled apart)."""
 _SET_LEVEL = {"UNION": 1, "EXCEPT": 1, "INTERSECT": 2}
-
-
-@lru_cache(maxsize=4096)
-def _regular(name: str) -> str:
-    if _REGULAR.match(name) is None or is_reserved(name):
-        msg = f"{name!r} is not a regular ADQL identifier; build it with delimited=True"
-        raise ValueError(msg)
-    return name
-
-
-def _identifier(node: n.Identifier) -> str:
-    if node.delimited:
-        return '"' + node.name.replace('"', '""') + '"'
-    return _regular(node.name)
-
-
-def _string(node: n.StringLiteral) -> str:
-    return "'" + node.value.replace("'", "''") + "'"
-
-
-def _table_name(node: n.TableName) -> str:
-    return ".".join(_identifier(part) for part in node.parts)
-
-
-def _column(node: n.ColumnReference) -> str:
-    name = _identifier(node.name)
-    return name if node.qualifier is None else f"{_table_name(node.qualifier)}.{name}"
-
-
-# --------------------------------------------------------------------------- value expressions
-
-
-def _not_null(node: n.ValueExpression) -> str:
-    """``node`` where the BNF wants a typed (numeric, character or geometry) value.
-
-    A bare NULL is not one: there NULL is written as the primary ``(NULL)``.
-    """
-    return "(NULL)" if isinstance(node, n.NullLiteral) else _value(node)
-
-
-def _binary_needs_parens(parent: str, child: object, *, right: bool) -> bool:
-    """Whether ``child`` needs parentheses as an operand of the binary operator ``parent``."""
-    if parent == "||":
-        # Concatenation joins primaries only; a concatenation chain nests leftwards.
-        if isinstance(child, n.UnaryExpression):
-            return True
-        return isinstance(child, n.BinaryExpression) and (right or child.op != "||")
-    if not isinstance(child, n.BinaryExpression):
-        return False  # signs and ~ bind tighter than any binary operator
-    if child.op == "||":
-        return True
-    parent_level, child_level = _LEVEL[parent], _LEVEL[child.op]
-    return child_level < parent_level or (right and child_level == parent_level)
-
-
-def _binary(node: n.BinaryExpression) -> str:
-    spine: list[n.BinaryExpression] = [node]
-    left = node.left
-    while isinstance(left, n.BinaryExpression) and not _binary_needs_parens(
-        spine[-1].op, left, right=False
-    ):
-        spine.append(left)
-        left = left.left
-    text = _operand(spine[-1].op, left, right=False)
-    for part in reversed(spine):
-        text = f"{text} {part.op} {_operand(part.op, part.right, right=True)}"
-    return text
-
-
-def _operand(parent: str, child: n.ValueExpression, *, right: bool) -> str:
-    text = _not_null(child)
-    return f"({text})" if _binary_needs_parens(parent, child, right=right) else text
-
-
-def _unary(node: n.UnaryExpression) -> str:
-    operand = _not_null(node.operand)
-    # A sign applies to a primary only (``-(-a)``); ``~`` applies to any factor (``~-a``).
-    if isinstance(node.operand, n.BinaryExpression) or (
-        isinstance(node.operand, n.UnaryExpression) and node.op != "~"
-    ):
-        operand = f"({operand})"
-    return node.op + operand
-
-
-def _args(args: tuple[n.ValueExpression | n.Coordinates, ...], *, bare_null: bool = True) -> str:
-    value = _value if bare_null else _not_null
-    return ", ".join(_coordinates(a) if isinstance(a, n.Coordinates) else value(a) for a in args)
-
-
-def _function(node: n.FunctionCall) -> str:
-    # Of the built-ins only COALESCE takes <value_expression> arguments, which may be NULL.
-    name = node.name.upper()
-    return f"{name}({_args(node.args, bare_null=name == 'COALESCE')})"
-
-
-def _udf(node: n.UserDefinedFunction) -> str:
-    if _REGULAR.match(node.name) is None:
-        msg = f"{node.name!r} is not a valid user-defined function name"
-        raise ValueError(msg)
-    return f"{node.name}({_args(node.args)})"
-
-
-def _set_function(node: n.SetFunction) -> str:
-    if node.argument is None:
-        return f"{node.name}(*)"
-    quantifier = f"{node.quantifier} " if node.quantifier else ""
-    return f"{node.name}({quantifier}{_value(node.argument)})"
-
-
-def _cast_target(node: n.CastTarget) -> str:
-    name = node.name.upper()
-    return name if node.length is None else f"{name}({node.length})"
-
-
-def _cast(node: n.Cast) -> str:
-    return f"CAST({_value(node.operand)} AS {_cast_target(node.target)})"
-
-
-def _coordinates(node: n.Coordinates) -> str:
-    return f"{_not_null(node.lon)}, {_not_null(node.lat)}"
-
-
-def _geometry(
-    name: str,
-    coord_sys: n.StringLiteral | n.NullLiteral | None,
-    args: tuple[n.ValueExpression | n.Coordinates, ...],
-) -> str:
-    if isinstance(coord_sys, n.StringLiteral):
-        prefix = f"{_string(coord_sys)}, "
-    else:
-        prefix = "" if coord_sys is None else "NULL, "
-    return f"{name}({prefix}{_args(args, bare_null=False)})"
-
-
-def _point(node: n.Point) -> str:
-    return _geometry("POINT", node.coord_sys, (node.lon, node.lat))
-
-
-def _circle(node: n.Circle) -> str:
-    return _geometry("CIRCLE", node.coord_sys, (node.center, node.radius))
-
-
-def _box(node: n.Box) -> str:
-    return _geometry("BOX", node.coord_sys, (node.center, node.width, node.height))
-
-
-def _polygon(node: n.Polygon) -> str:
-    return _geometry("POLYGON", node.coord_sys, node.vertices)
-
-
-def _value(node: n.ValueExpression) -> str:
-    printer: Callable[[Any], str] = _PRINTERS[type(node)]
-    return printer(node)
 
 
 # --------------------------------------------------------------------------- search conditions
@@ -379,47 +225,31 @@ def _scalar_subquery(node: n.ScalarSubquery) -> str:
     return f"({_query(node.query)})"
 
 
-_PRINTERS: dict[type, Callable[[Any], str]] = {
-    n.Identifier: _identifier,
-    n.TableName: _table_name,
-    n.ColumnReference: _column,
-    n.NumericLiteral: lambda node: node.text,
-    n.StringLiteral: _string,
-    n.NullLiteral: lambda _node: "NULL",
-    n.UnaryExpression: _unary,
-    n.BinaryExpression: _binary,
-    n.FunctionCall: _function,
-    n.UserDefinedFunction: _udf,
-    n.SetFunction: _set_function,
-    n.CastTarget: _cast_target,
-    n.Cast: _cast,
-    n.Coordinates: _coordinates,
-    n.Point: _point,
-    n.Circle: _circle,
-    n.Box: _box,
-    n.Polygon: _polygon,
-    n.Region: lambda node: f"REGION({_string(node.text)})",
-    n.ScalarSubquery: _scalar_subquery,
-    n.ComparisonPredicate: _comparison,
-    n.BetweenPredicate: _between,
-    n.InPredicate: _in,
-    n.LikePredicate: _like,
-    n.NullPredicate: _null,
-    n.ExistsPredicate: _exists,
-    n.NotCondition: _not,
-    n.AndCondition: _and,
-    n.OrCondition: _or,
-    n.TableReference: _table_reference,
-    n.DerivedTable: _derived_table,
-    n.JoinedTable: _joined_table,
-    n.Asterisk: _asterisk,
-    n.DerivedColumn: _derived_column,
-    n.SelectQuery: _select,
-    n.SetOperation: _set_operation,
-    n.OrderItem: _order_item,
-    n.WithQuery: _with_query,
-    n.Query: _query,
-}
+_PRINTERS = PRINTERS
+_PRINTERS.update(
+    {
+        n.ScalarSubquery: _scalar_subquery,
+        n.ComparisonPredicate: _comparison,
+        n.BetweenPredicate: _between,
+        n.InPredicate: _in,
+        n.LikePredicate: _like,
+        n.NullPredicate: _null,
+        n.ExistsPredicate: _exists,
+        n.NotCondition: _not,
+        n.AndCondition: _and,
+        n.OrCondition: _or,
+        n.TableReference: _table_reference,
+        n.DerivedTable: _derived_table,
+        n.JoinedTable: _joined_table,
+        n.Asterisk: _asterisk,
+        n.DerivedColumn: _derived_column,
+        n.SelectQuery: _select,
+        n.SetOperation: _set_operation,
+        n.OrderItem: _order_item,
+        n.WithQuery: _with_query,
+        n.Query: _query,
+    }
+)
 
 
 def to_adql(node: n.Node) -> str:

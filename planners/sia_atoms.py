@@ -16,7 +16,8 @@ parameter). Kinds:
 
 Assumed ObsCore invariants, used only to push *supersets* (the exact test stays residual):
 ``em_min <= em_max`` and ``t_min <= t_max`` with both ends NULL together, and the position
-``(s_ra, s_dec)`` lies inside a non-NULL ``s_region``.
+``(s_ra, s_dec)`` lies inside a non-NULL ``s_region``. Literal shapes become POS text in
+:mod:`planners.sia_shapes`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ from planners.sia_obscore import (
     INTERVAL_WITHIN,
     POL_STATES,
 )
-from planners.sql_geometry import box_corners
+from planners.sia_shapes import (
+    TINY_RADIUS,  # noqa: F401 (re-exported: it lived here)
+    shape_text,
+)
+from planners.sia_shapes import literal_number as _number
 
 __all__ = ["Bound", "Constraint", "PosMode", "atom_constraint", "meet"]
 
@@ -51,8 +56,6 @@ _BOX_COLUMNS: dict[str, str] = {
     "s_dec": "POS",
 }
 _SET_COLUMNS = {col: name for name, col in EQUALITY_PARAMS.items()}
-TINY_RADIUS = 1e-9
-"""Radius (deg) of the circle that stands for a point in POS (a superset of the point)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,16 +131,6 @@ def _column(expr: n.ValueExpression, known: frozenset[str]) -> str | None:
     ident = expr.name
     name = ident.name if ident.delimited else ident.name.lower()
     return name if name in known else None
-
-
-def _number(expr: n.ValueExpression) -> float | None:
-    try:
-        value = literal_value(expr)
-    except NotALiteralError:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
 
 
 def _string(expr: n.ValueExpression) -> str | None:
@@ -279,86 +272,6 @@ def atom_constraint(
 
 
 # --------------------------------------------------------------------------- geometry
-
-
-def _fmt(value: float) -> str:
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
-
-
-def _lonlat(lon_e: n.ValueExpression, lat_e: n.ValueExpression) -> tuple[float, float] | None:
-    lon, lat = _number(lon_e), _number(lat_e)
-    if lon is None or lat is None or not -90 <= lat <= 90 or not math.isfinite(lon):
-        return None
-    return lon % 360.0, lat
-
-
-def _centre(c: n.Coordinates | n.ValueExpression) -> tuple[float, float] | None:
-    if isinstance(c, n.Coordinates | n.Point):
-        return _lonlat(c.lon, c.lat)
-    return None
-
-
-def _hemisphere_ok(pairs: list[tuple[float, float]]) -> bool:
-    """The SIA service accepts only polygons smaller than a hemisphere."""
-    vectors = [
-        (
-            math.cos(math.radians(d)) * math.cos(math.radians(a)),
-            math.cos(math.radians(d)) * math.sin(math.radians(a)),
-            math.sin(math.radians(d)),
-        )
-        for a, d in pairs
-    ]
-    total = [sum(v[i] for v in vectors) for i in range(3)]
-    norm = math.sqrt(sum(t * t for t in total))
-    if norm < 1e-9:
-        return False
-    return all(sum(v[i] * total[i] for i in range(3)) / norm > 1e-6 for v in vectors)
-
-
-_SKY_FRAMES = frozenset({"", "icrs", "j2000", "fk5", "icrs geocenter", "unknownframe"})
-"""Coordinate systems read as plain ICRS degrees (as the local engine reads them)."""
-
-
-def shape_text(shape: n.ValueExpression, *, point_radius: float = TINY_RADIUS) -> str | None:
-    """The POS value for a literal CIRCLE, POLYGON, BOX or POINT; None if not constant."""
-    frame = getattr(shape, "coord_sys", None)
-    if isinstance(frame, n.StringLiteral) and frame.value.strip().lower() not in _SKY_FRAMES:
-        return None
-    match shape:
-        case n.Circle():
-            centre, radius = _centre(shape.center), _number(shape.radius)
-            if centre is None or radius is None or radius <= 0:
-                return None
-            return f"CIRCLE {_fmt(centre[0])} {_fmt(centre[1])} {_fmt(min(radius, 180.0))}"
-        case n.Point():
-            centre = _lonlat(shape.lon, shape.lat)
-            if centre is None:
-                return None
-            return f"CIRCLE {_fmt(centre[0])} {_fmt(centre[1])} {_fmt(point_radius)}"
-        case n.Polygon():
-            pairs = [_centre(v) for v in shape.vertices]
-            if any(p is None for p in pairs) or len(pairs) < 3:
-                return None
-            return _polygon_text([p for p in pairs if p is not None])
-        case n.Box():
-            centre = _centre(shape.center)
-            width, height = _number(shape.width), _number(shape.height)
-            if centre is None or width is None or height is None or width <= 0 or height <= 0:
-                return None
-            if width >= 180 or height >= 180:
-                return None
-            flat = box_corners(centre[0], centre[1], width, height)
-            return _polygon_text(list(zip(flat[0::2], flat[1::2], strict=True)))
-        case _:
-            return None
-
-
-def _polygon_text(pairs: list[tuple[float, float]]) -> str | None:
-    if not _hemisphere_ok(pairs):
-        return None
-    return "POLYGON " + " ".join(f"{_fmt(a)} {_fmt(d)}" for a, d in pairs)
 
 
 def _is_centre(expr: n.ValueExpression, known: frozenset[str]) -> bool:
