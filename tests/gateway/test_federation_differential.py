@@ -15,7 +15,7 @@ import io
 import math
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,20 +106,8 @@ OBSCORE_TAP = Table(
     arithmetic=(("t_max", "-", "t_min", 0.0, 5.0), ("em_max", "-", "em_min", 5e-8, 2e-7)),
     group_by=("lsst_band", "calib_level", "dataproduct_subtype"),
 )  # fmt: skip
-SIA = Table(
-    "rsp_sia.obscore",
-    "i",
-    "obs_id",
-    "s_ra",
-    "s_dec",
-    numeric=OBSCORE_TAP.numeric,
-    integers=OBSCORE_TAP.integers,
-    strings=OBSCORE_TAP.strings,
-    nullable=OBSCORE_TAP.nullable,
-    shown=OBSCORE_TAP.shown,
-    arithmetic=OBSCORE_TAP.arithmetic,
-    group_by=OBSCORE_TAP.group_by,
-)
+# The same images, served by the SIA stand-in.
+SIA = replace(OBSCORE_TAP, name="rsp_sia.obscore", alias="i")
 SPEC = Table(
     "sdss_dr16.specobj", "s", "bestobjid", "ra", "dec",
     numeric={"z": (0.0, 1.5), "zerr": (2e-5, 1.5e-4), "sn_median_all": (2.0, 60.0),
