@@ -1,6 +1,8 @@
 """SIAv2 stand-in over an ObsCore Parquet table (specs/sia-obscore.md).
 
-Routes: ``/query`` (GET or POST form), ``/capabilities`` and ``/availability`` (VOSI). Every
+Routes: ``/query`` (GET or POST form), ``/capabilities`` and ``/availability`` (VOSI), and
+the DataLink, SODA cutout and image routes of :mod:`standins.sia_datalink`; result rows'
+``access_url`` point at this service's own ``{links}`` endpoint. Every
 standard SIA 2.0 parameter plus RELEASEDATE (SIA 2.1) and Rubin's DPSUBTYPE is supported.
 [stand-in choices] Errors are DALI error VOTables whose QUERY_STATUS text starts with
 ``UsageFault:``, sent with HTTP 400 (DALI: client faults are 4xx; pyvo reads the document
@@ -12,9 +14,12 @@ and raises ``DALQueryError`` with that message). ``MAXREC`` defaults to 1000 and
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
+from standins.sia_datalink import DatasetIndex, datalink_router, with_links_urls
+from standins.sia_images import ImageMaker
 from standins.sia_params import ObsCoreFilter, UsageFault, normalise
 from standins.sia_votable import (
     availability_document,
@@ -35,6 +40,7 @@ def create_sia_app(
     default_maxrec: int = DEFAULT_MAXREC,
     max_maxrec: int = MAX_MAXREC,
     table_key: str = "ivoa.ObsCore",
+    objects_key: str = "dp1.Object",
 ) -> FastAPI:
     """Build the SIAv2 ASGI application.
 
@@ -46,6 +52,8 @@ def create_sia_app(
         MAXREC when the client gives none, and the hard limit.
     table_key
         Which table of ``data`` holds the ObsCore rows.
+    objects_key
+        Which table holds the sources drawn into the images (``dp1.Object`` columns).
 
     Returns
     -------
@@ -53,6 +61,10 @@ def create_sia_app(
         The application; mount it anywhere, the capabilities use the request's base URL.
     """
     table = load_table(data, table_key)
+    try:
+        objects: pa.Table | None = load_table(data, objects_key)
+    except KeyError:  # an ObsCore table alone: the images hold sky noise only
+        objects = None
     obscore = ObsCoreFilter(table)
     app = FastAPI(title="SIAv2 stand-in", docs_url=None, redoc_url=None)
 
@@ -67,7 +79,7 @@ def create_sia_app(
         except UsageFault as exc:
             return Response(error_document(f"UsageFault: {exc}"), 400, media_type=VOTABLE_MIME)
         overflow = rows.size > sia.maxrec and sia.maxrec > 0
-        page = table.take(rows[: sia.maxrec])
+        page = with_links_urls(table.take(rows[: sia.maxrec]), str(request.url_for("links")))
         body = results_document(page, overflow, str(request.url_for("query")))
         return StreamingResponse(body, media_type=VOTABLE_MIME)
 
@@ -81,4 +93,5 @@ def create_sia_app(
     app.add_api_route("/query", query, methods=["GET", "POST"], name="query")
     app.add_api_route("/capabilities", capabilities, methods=["GET"])
     app.add_api_route("/availability", availability, methods=["GET"])
+    app.include_router(datalink_router(DatasetIndex(table), ImageMaker(objects)))
     return app
