@@ -77,6 +77,33 @@ def _is_coord_value(value: object) -> bool:
     return isinstance(value, n.Point | n.ColumnReference)
 
 
+def _is_point_value(value: object) -> bool:
+    # <polygon_vertices> take <coord_value>s, where <point_value> includes CENTROID(...)
+    centroid = isinstance(value, n.FunctionCall) and value.name == "CENTROID"
+    return centroid or _is_coord_value(value)
+
+
+def _is_geometry(value: object) -> bool:
+    """A geometry constructor or CENTROID (never a character value)."""
+    shapes = n.Point | n.Circle | n.Box | n.Polygon | n.Region
+    return isinstance(value, shapes) or (
+        isinstance(value, n.FunctionCall) and value.name == "CENTROID"
+    )
+
+
+def _polygon_points(rest: tuple[Any, ...]) -> bool:
+    """Whether POLYGON's arguments are vertices (points) rather than lon, lat pairs.
+
+    Three or more point values are vertices, except that an even number of six or more bare
+    column references reads as ADQL 2.0 coordinate pairs: the parser cannot see column types,
+    and numeric coordinates are by far the common case (grey case in the corpus).
+    """
+    if len(rest) < 3 or not all(map(_is_point_value, rest)):
+        return False
+    pairs_possible = len(rest) >= 6 and len(rest) % 2 == 0
+    return not pairs_possible or not all(isinstance(a, n.ColumnReference) for a in rest)
+
+
 def _geometry(
     name: str, null_sys: n.NullLiteral | None, args: tuple[Any, ...], span: n.Span
 ) -> n.ValueExpression:
@@ -107,7 +134,7 @@ def _geometry(
         return n.Box(coord_sys, _pair(rest[0], rest[1]), rest[2], rest[3], span=span)
     if name == "BOX" and count == 3 and _is_coord_value(rest[0]):
         return n.Box(coord_sys, rest[0], rest[1], rest[2], span=span)
-    if name == "POLYGON" and count >= 3 and all(isinstance(a, n.Point) for a in rest):
+    if name == "POLYGON" and _polygon_points(rest):
         return n.Polygon(coord_sys, rest, span=span)
     if name == "POLYGON" and count >= 6 and count % 2 == 0:
         pairs = tuple(_pair(rest[i], rest[i + 1]) for i in range(0, count, 2))
@@ -123,7 +150,10 @@ _GEOMETRY_FORMS = {
     "POINT": "([coordsys,] lon, lat)",
     "CIRCLE": "([coordsys,] lon, lat, radius) or ([coordsys,] point, radius)",
     "BOX": "([coordsys,] lon, lat, width, height) or ([coordsys,] point, width, height)",
-    "POLYGON": "([coordsys,] lon1, lat1, lon2, lat2, lon3, lat3, ...) or (point1, point2, ...)",
+    "POLYGON": (
+        "([coordsys,] lon1, lat1, lon2, lat2, lon3, lat3, ...) or ([coordsys,] point1, point2,"
+        " point3, ...); a point is POINT(...), CENTROID(...) or a column"
+    ),
     "REGION": "one string literal (not NULL)",
     "DISTANCE": "(point, point) or (lon1, lat1, lon2, lat2); a point is POINT(...) or a column",
 }
@@ -135,6 +165,11 @@ class ValueTransformer(Transformer[Token, object]):
 
     def concatenation(self, *items: Any) -> n.ValueExpression:
         operands = _values(items)
+        for operand in operands:
+            # BNF: || joins <character_factor>s, which a geometry value is not.
+            if _is_geometry(operand):
+                msg = "|| joins character values; a geometry cannot be concatenated"
+                raise GrammarCheckError(msg, _span(operand))
         result = operands[0]
         for right in operands[1:]:
             result = n.BinaryExpression("||", result, right, span=_span(result, right))

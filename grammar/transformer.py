@@ -94,9 +94,8 @@ class AdqlTransformer(ValueTransformer):
     def set_limit(self, kw: Token, count: Token) -> _Part:
         return _Part(int(count), _span(kw, count))
 
-    def select_all(self, star: Token) -> _Part:
-        span = _span(star)
-        return _Part((n.Asterisk(span=span),), span)
+    def asterisk(self, star: Token) -> n.Asterisk:
+        return n.Asterisk(span=_span(star))
 
     def select_list(self, *items: Any) -> _Part:
         return _Part(_values(items), _span(*items))
@@ -136,6 +135,8 @@ class AdqlTransformer(ValueTransformer):
 
     def qualified_join(self, *items: Any) -> n.JoinedTable:
         left, join_type, _kw, right, spec = items
+        if spec is None:  # no ON/USING: every row with every row (ON TRUE)
+            return self._join(left, right, join_type)
         assert isinstance(spec, _Part)
         if isinstance(spec.value, tuple):
             return self._join(left, right, join_type, using=spec.value, spec=spec)

@@ -216,7 +216,11 @@ def geometry(depth: int) -> st.SearchStrategy[n.ValueExpression]:
         st.builds(
             n.Polygon,
             _COORD_SYS,
-            st.one_of(_tuple(coords, 3, 4), _tuple(point_constructors(depth - 1), 3, 4)),
+            st.one_of(
+                _tuple(coords, 3, 4),
+                _tuple(point_constructors(depth - 1), 3, 4),
+                _tuple(columns, 3, 5),  # point-valued columns (at most 5: 6 read as pairs)
+            ),
         ),
         st.builds(n.Region, string_literals.filter(bool)),
         st.builds(lambda g: n.FunctionCall("CENTROID", (g,)), geometry(depth - 1)),
@@ -288,6 +292,8 @@ def from_items(depth: int) -> st.SearchStrategy[n.FromItem]:
         st.builds(lambda lhs, r, k, u: n.JoinedTable(lhs, r, k, using=u), sub, sub, kinds, using),
         st.builds(lambda lhs, r, k: n.JoinedTable(lhs, r, k, natural=True), sub, base, kinds),
         st.builds(lambda lhs, r: n.JoinedTable(lhs, r, "CROSS"), sub, sub),
+        # no ON/USING: <join_specification> is optional in the BNF
+        st.builds(n.JoinedTable, sub, sub, kinds),
     )
 
 
@@ -311,7 +317,10 @@ def _select_items(
     if single_column:
         return _tuple(column, 1, 1)
     qualified = st.builds(n.Asterisk, table_names)
-    return st.one_of(st.just((n.Asterisk(),)), _tuple(st.one_of(column, column, qualified), 1, 3))
+    bare = st.just(n.Asterisk())  # extension: a bare * beside other items
+    return st.one_of(
+        st.just((n.Asterisk(),)), _tuple(st.one_of(column, column, qualified, bare), 1, 3)
+    )
 
 
 @cache
