@@ -3,17 +3,19 @@
 * ``ivo_healpix_index(order, ra, dec)``: HEALPix NESTED pixel index (Górski et al. 2005,
   ApJ 622, 759: equatorial/polar zones, face number, bit interleaving), written from the
   paper's formulae.
-* ``adql_polygon_contains(lon, lat, polygon)``: point in a spherical polygon with great-circle
-  edges. The gnomonic projection about the vertex centroid maps great circles to straight
-  lines, so the planar even-odd test on projected coordinates is exact; the interior is the
-  side not containing the centroid's antipode (independent of winding).
+* ``adql_polygon_contains(lon, lat, polygon)``, the circle-polygon functions
+  (:data:`CIRCLE_POLYGON_FUNCTIONS`) and the polygon-polygon ones
+  (:data:`POLYGON_PAIR_FUNCTIONS`): closed regions with great-circle edges, decided by
+  :mod:`gateway.engine_sphere` with one boundary tolerance. A NULL argument, or a NULL
+  vertex, gives NULL.
 * ``adql_polygon_area(polygon)`` and ``adql_polygon_centroid(polygon)``: spherical excess of a
   triangle fan (Van Oosterom & Strackee's formula) and its area-weighted centroid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import duckdb
@@ -22,7 +24,11 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from gateway import engine_sphere
+
 Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.intp]
 
 
 def _unit(lon_deg: Floats, lat_deg: Floats) -> Floats:
@@ -81,33 +87,8 @@ def healpix_nest(
 
 
 def polygon_contains(lon: Floats, lat: Floats, vertices: Floats) -> npt.NDArray[np.bool_]:
-    """Points (degrees) inside one polygon given as ``[lon1, lat1, lon2, lat2, ...]``."""
-    v = _unit(vertices[0::2], vertices[1::2])
-    c = v.sum(axis=0)
-    c /= np.linalg.norm(c)
-    east = np.cross([0.0, 0.0, 1.0], c)
-    if np.linalg.norm(east) < 1e-12:  # centroid at a pole: any east axis will do
-        east = np.array([1.0, 0.0, 0.0])
-    east /= np.linalg.norm(east)
-    north = np.cross(c, east)
-
-    def project(u: Floats) -> tuple[Floats, Floats, Floats]:
-        w = u @ c
-        return (u @ east) / np.where(w > 0, w, 1.0), (u @ north) / np.where(w > 0, w, 1.0), w
-
-    vx, vy, vw = project(v)
-    if np.any(vw <= 1e-12):
-        msg = "polygon does not fit in the hemisphere around its vertex centroid"
-        raise ValueError(msg)
-    px, py, pw = project(_unit(lon, lat))
-    inside = np.zeros(px.shape, dtype=bool)
-    for i in range(len(vx)):
-        j = (i + 1) % len(vx)
-        crosses = (vy[i] > py) != (vy[j] > py)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x_at = vx[i] + (py - vy[i]) * (vx[j] - vx[i]) / (vy[j] - vy[i])
-        inside ^= crosses & (px < x_at)
-    return inside & (pw > 0)
+    """Points (degrees) in one closed polygon given as ``[lon1, lat1, lon2, lat2, ...]``."""
+    return engine_sphere.Polygon(vertices).contains_points(engine_sphere.unit(lon, lat))
 
 
 def _fan(vertices: Floats) -> tuple[Floats, Floats]:
@@ -138,44 +119,119 @@ def polygon_centroid(vertices: Floats) -> list[float]:
     ]
 
 
-def _per_polygon(polys: pa.ListArray, fn: Callable[[Floats], Any]) -> list[Any]:
-    cache: dict[bytes, Any] = {}
-    out: list[Any] = []
-    for item in _flat(polys).to_pylist():
-        if item is None:
-            out.append(None)
-            continue
-        arr = np.asarray(item, dtype=np.float64)
-        key = arr.tobytes()
-        if key not in cache:
-            cache[key] = fn(arr)
-        out.append(cache[key])
-    return out
-
-
 def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
     return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
 
 
-def _contains_udf(lon: pa.Array, lat: pa.Array, polys: pa.Array) -> pa.Array:
-    lon, lat, polys = _flat(lon), _flat(lat), _flat(polys)
-    lon_np = lon.to_numpy(zero_copy_only=False).astype(np.float64)
-    lat_np = lat.to_numpy(zero_copy_only=False).astype(np.float64)
+def _polygon_keys(polys: pa.Array | pa.ChunkedArray) -> list[bytes | None]:
+    """Each row's vertices as float64 bytes (a hashable key), None for NULL or a NULL vertex."""
+    polys = _flat(polys)
     offsets = polys.offsets.to_numpy()
-    result = np.zeros(len(lon_np), dtype=bool)
-    valid = ~(np.isnan(lon_np) | np.isnan(lat_np))
-    # Constant polygons (the usual case) are evaluated once for the whole chunk.
-    groups: dict[bytes, list[int]] = {}
-    flat = polys.values.to_numpy(zero_copy_only=False)
+    values = polys.values.to_numpy(zero_copy_only=False).astype(np.float64)
+    null_values = np.asarray(polys.values.is_null())
+    null_rows = np.asarray(polys.is_null())
+    out: list[bytes | None] = []
     for i in range(len(polys)):
-        groups.setdefault(flat[offsets[i] : offsets[i + 1]].tobytes(), []).append(i)
+        lo, hi = offsets[i], offsets[i + 1]
+        out.append(None if null_rows[i] or null_values[lo:hi].any() else values[lo:hi].tobytes())
+    return out
+
+
+def _per_polygon(polys: pa.Array, fn: Callable[[Floats], Any]) -> list[Any]:
+    cache: dict[bytes, Any] = {}
+    out: list[Any] = []
+    for key in _polygon_keys(polys):
+        if key is None:
+            out.append(None)
+            continue
+        if key not in cache:
+            cache[key] = fn(np.frombuffer(key))
+        out.append(cache[key])
+    return out
+
+
+def _numbers(*arrays: pa.Array | pa.ChunkedArray) -> tuple[list[Floats], Bools]:
+    """Arrays as float64 numpy, and the rows where any is NULL or NaN."""
+    out: list[Floats] = []
+    null = np.zeros(len(arrays[0]), dtype=np.bool_)
+    for a in map(_flat, arrays):
+        values = a.to_numpy(zero_copy_only=False).astype(np.float64)
+        null |= np.asarray(a.is_null()) | np.isnan(values)
+        out.append(values)
+    return out, null
+
+
+def _grouped(
+    keys: Sequence[Hashable | None], null: Bools, fn: Callable[[Any, IntArray], Bools]
+) -> pa.Array:
+    """Evaluate ``fn(key, rows)`` once per distinct geometry key.
+
+    Polygons are usually constants or repeat across rows (one footprint per band), so the work
+    is vectorised over the rows sharing one.
+    """
+    result = np.zeros(len(keys), dtype=np.bool_)
+    null = null | np.array([k is None for k in keys], dtype=np.bool_)
+    groups: dict[Hashable, list[int]] = {}
+    for i, key in enumerate(keys):
+        if not null[i]:
+            groups.setdefault(key, []).append(i)
     for key, rows in groups.items():
-        idx = np.asarray(rows)
-        result[idx] = polygon_contains(lon_np[idx], lat_np[idx], np.frombuffer(key))
-    mask = (
-        ~valid | np.asarray(polys.is_null()) | np.asarray(lon.is_null()) | np.asarray(lat.is_null())
+        idx = np.asarray(rows, dtype=np.intp)
+        result[idx] = fn(key, idx)
+    return pa.array(result, mask=null)
+
+
+@functools.lru_cache(maxsize=4096)
+def _polygon(key: bytes) -> engine_sphere.Polygon:
+    try:
+        return engine_sphere.Polygon(np.frombuffer(key))
+    except ValueError as err:
+        raise ValueError(f"POLYGON: {err}") from err
+
+
+def _contains_udf(lon: pa.Array, lat: pa.Array, polys: pa.Array) -> pa.Array:
+    (lon_np, lat_np), null = _numbers(lon, lat)
+    return _grouped(
+        _polygon_keys(polys),
+        null,
+        lambda key, i: _polygon(key).contains_points(engine_sphere.unit(lon_np[i], lat_np[i])),
     )
-    return pa.array(result & valid, mask=mask)
+
+
+CircleTest = Callable[[engine_sphere.Polygon, Floats, Floats], Bools]
+PairTest = Callable[[engine_sphere.Polygon, engine_sphere.Polygon], bool]
+
+
+def _circle_udf(test: CircleTest) -> Callable[..., pa.Array]:
+    """A UDF ``(lon, lat, radius, polygon)`` applying ``test`` to circles (degrees)."""
+
+    def udf(lon: pa.Array, lat: pa.Array, radius: pa.Array, polys: pa.Array) -> pa.Array:
+        (lon_np, lat_np, r_np), null = _numbers(lon, lat, radius)
+
+        def run(key: bytes, i: IntArray) -> Bools:
+            centres = engine_sphere.unit(lon_np[i], lat_np[i])
+            return test(_polygon(key), centres, np.radians(np.minimum(r_np[i], 180.0)))
+
+        return _grouped(_polygon_keys(polys), null, run)
+
+    return udf
+
+
+def _pair_udf(test: PairTest) -> Callable[..., pa.Array]:
+    """A UDF ``(polygon, polygon)`` applying ``test`` once per distinct pair."""
+
+    def udf(first: pa.Array, second: pa.Array) -> pa.Array:
+        keys = list(zip(_polygon_keys(first), _polygon_keys(second), strict=True))
+        pairs: list[tuple[bytes, bytes] | None] = [
+            None if a is None or b is None else (a, b) for a, b in keys
+        ]
+
+        def run(key: tuple[bytes, bytes], i: IntArray) -> Bools:
+            return np.full(len(i), test(_polygon(key[0]), _polygon(key[1])))
+
+        return _grouped(pairs, np.zeros(len(pairs), dtype=np.bool_), run)
+
+    return udf
 
 
 def _healpix_udf(order: pa.Array, ra: pa.Array, dec: pa.Array) -> pa.Array:
@@ -193,6 +249,22 @@ def _healpix_udf(order: pa.Array, ra: pa.Array, dec: pa.Array) -> pa.Array:
     return pa.array(idx, type=pa.int64(), mask=mask)
 
 
+CIRCLE_POLYGON_FUNCTIONS: dict[str, CircleTest] = {
+    "adql_circle_intersects_polygon": engine_sphere.circle_intersects,
+    "adql_circle_in_polygon": engine_sphere.circle_within,
+    "adql_polygon_in_circle": engine_sphere.within_circle,
+}
+"""Engine functions ``f(lon, lat, radius, polygon)`` relating a circle and a polygon."""
+
+POLYGON_PAIR_FUNCTIONS: dict[
+    str, Callable[[engine_sphere.Polygon, engine_sphere.Polygon], bool]
+] = {
+    "adql_polygons_intersect": engine_sphere.Polygon.intersects,
+    "adql_polygon_in_polygon": engine_sphere.Polygon.within,
+}
+"""Engine functions ``f(p, q)`` relating two polygons (``in``: p inside q)."""
+
+
 def register(con: duckdb.DuckDBPyConnection) -> None:
     """Register every function on ``con`` (before configuration is locked)."""
     dbl, big = duckdb.sqltype("DOUBLE"), duckdb.sqltype("BIGINT")
@@ -204,8 +276,17 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     def centroid(p: pa.Array) -> pa.Array:
         return pa.array(_per_polygon(p, polygon_centroid), type=pa.list_(pa.float64()))
 
+    boolean = duckdb.sqltype("BOOLEAN")
     functions: list[tuple[str, Callable[..., pa.Array], list[Any], Any]] = [
-        ("adql_polygon_contains", _contains_udf, [dbl, dbl, dlist], duckdb.sqltype("BOOLEAN")),
+        ("adql_polygon_contains", _contains_udf, [dbl, dbl, dlist], boolean),
+        *(
+            (name, _circle_udf(test), [dbl, dbl, dbl, dlist], boolean)
+            for name, test in CIRCLE_POLYGON_FUNCTIONS.items()
+        ),
+        *(
+            (name, _pair_udf(test), [dlist, dlist], boolean)
+            for name, test in POLYGON_PAIR_FUNCTIONS.items()
+        ),
         ("ivo_healpix_index", _healpix_udf, [big, dbl, dbl], big),
         ("adql_polygon_area", area, [dlist], dbl),
         ("adql_polygon_centroid", centroid, [dlist], dlist),

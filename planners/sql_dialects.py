@@ -142,6 +142,10 @@ class SqliteArithmetic(SphericalArithmetic):
         for g in geos:
             if g.kind == "polygon" or g.array is not None:
                 raise UnsupportedError("POLYGON geometry in SQLite output (no polygon functions)")
+        kinds = {g.kind for g in geos}
+        if "box" in kinds and len(geos) == 2 and "point" not in kinds:
+            # Only CONTAINS(POINT, BOX) is arithmetic; other box tests use polygon functions.
+            raise UnsupportedError("BOX with a region in SQLite output (no polygon functions)")
 
     @override
     def contains(self, a: Geo, b: Geo, span: Span) -> exp.Expr:

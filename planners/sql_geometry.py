@@ -24,6 +24,18 @@ Definitions (all angles in degrees, coordinates as given, no frame conversion):
   planar crossing test is exact).
 * INTERSECTS(circle, circle): ``distance(c1, c2) <= r1 + r2``. INTERSECTS with a point is
   CONTAINS with the point first (ADQL 2.1 keeps this for compatibility).
+* Circles and polygons, polygons and polygons (a constant BOX is the polygon of its corners):
+  engine functions ``adql_circle_intersects_polygon``, ``adql_circle_in_polygon``,
+  ``adql_polygon_in_circle``, ``adql_polygons_intersect``, ``adql_polygon_in_polygon``.
+
+Regions are closed (ADQL 2.1: the boundary is inside). Circle and box tests are ``<=``
+comparisons of row-wise SQL arithmetic: deterministic, and the same as ``DISTANCE(...) <= r``.
+Polygon tests (engine functions) accept ``gateway.engine_sphere.TOLERANCE_DEG`` beyond the
+boundary: their boundary comes out of projections whose last bit depends on the batch, so
+without it a vertex used as a query point was in or out depending on the rest of the query.
+
+NULL in, NULL out: a NULL coordinate or radius makes the predicate, DISTANCE, AREA and a
+selected geometry NULL. (``LEAST``/``GREATEST`` skip NULLs in DuckDB, so clamps are ``CASE``.)
 """
 
 from __future__ import annotations
@@ -97,10 +109,18 @@ def haversine(lon1: exp.Expr, lat1: exp.Expr, lon2: exp.Expr, lat2: exp.Expr) ->
     )
 
 
+def at_most(value: exp.Expr, limit: float) -> exp.Expr:
+    """``min(value, limit)`` that stays NULL for NULL (DuckDB's ``LEAST`` would not)."""
+    return exp.Case(
+        ifs=[exp.If(this=exp.GT(this=value, expression=num(limit)), true=num(limit))],
+        default=value,
+    )
+
+
 def distance_deg(p: Geo, q: Geo) -> exp.Expr:
     """Great-circle distance in degrees between two points (haversine, clamped for rounding)."""
     hav = haversine(p.parts[0], p.parts[1], q.parts[0], q.parts[1])
-    root = call("LEAST", num(1.0), call("SQRT", hav))
+    root = at_most(call("SQRT", hav), 1.0)
     return call("DEGREES", exp.Mul(this=num(2.0), expression=call("ASIN", root)))
 
 
@@ -131,13 +151,20 @@ def constant(node: exp.Expr) -> float | None:
 
 
 def _hav_of_radius(r: exp.Expr) -> exp.Expr:
-    """``sin²(r/2)`` with r capped at 180° (beyond that a circle is the whole sphere)."""
+    """``sin²(r/2)``; 1 from 180° on (the whole sphere), -1 for r < 0 (empty)."""
     value = constant(r)
     if value is not None:
+        if value < 0:
+            return num(-1.0)
         return num(math.sin(math.radians(min(value, 180.0)) / 2) ** 2)
-    capped = call("LEAST", r, num(180.0))
-    return exp.Pow(
-        this=call("SIN", exp.Div(this=rad(capped), expression=num(2.0))), expression=num(2)
+    sin2 = exp.Pow(this=call("SIN", exp.Div(this=rad(r), expression=num(2.0))), expression=num(2))
+    # A NULL radius fails both tests and reaches the ELSE, which is NULL too.
+    return exp.Case(
+        ifs=[
+            exp.If(this=exp.LT(this=r, expression=num(0.0)), true=num(-1.0)),
+            exp.If(this=exp.GTE(this=r, expression=num(180.0)), true=num(1.0)),
+        ],
+        default=sin2,
     )
 
 
@@ -200,7 +227,7 @@ def point_in_polygon(p: Geo, poly: Geo) -> exp.Expr:
 
 
 def contains(a: Geo, b: Geo, span: Span) -> exp.Expr:
-    """Boolean SQL for CONTAINS(a, b)."""
+    """Boolean SQL for CONTAINS(a, b): ``a`` lies in the closed region ``b``."""
     if a.kind == "point":
         if b.kind == "circle":
             return point_in_circle(a, b)
@@ -208,38 +235,56 @@ def contains(a: Geo, b: Geo, span: Span) -> exp.Expr:
             return point_in_box(a, b)
         if b.kind == "polygon":
             return point_in_polygon(a, b)
-    if a.kind == "circle" and b.kind == "circle":
-        lon, lat, r = a.parts
-        d = distance_deg(Geo("point", (lon, lat)), Geo("point", b.parts[:2]))
-        return exp.LTE(this=exp.Add(this=d, expression=paren(r)), expression=b.parts[2])
+    elif a.kind == "circle":
+        if b.kind == "circle":
+            lon, lat, r = a.parts
+            d = distance_deg(Geo("point", (lon, lat)), Geo("point", b.parts[:2]))
+            return exp.LTE(this=exp.Add(this=d, expression=paren(r)), expression=b.parts[2])
+        if b.kind in {"box", "polygon"}:
+            return call("adql_circle_in_polygon", *a.parts, polygon_array(b))
+    elif b.kind == "circle":
+        return call("adql_polygon_in_circle", *b.parts, polygon_array(a))
+    elif b.kind in {"box", "polygon"}:
+        return call("adql_polygon_in_polygon", polygon_array(a), polygon_array(b))
     raise UnsupportedError(f"CONTAINS({a.kind.upper()}, {b.kind.upper()})", location=span)
 
 
 def intersects(a: Geo, b: Geo, span: Span) -> exp.Expr:
-    """Boolean SQL for INTERSECTS(a, b)."""
+    """Boolean SQL for INTERSECTS(a, b): the closed regions share a point."""
     if a.kind == "point":
         return contains(a, b, span)
     if b.kind == "point":
         return contains(b, a, span)
     if a.kind == "circle" and b.kind == "circle":
         d = distance_deg(Geo("point", a.parts[:2]), Geo("point", b.parts[:2]))
-        return exp.LTE(
-            this=d, expression=exp.Add(this=paren(a.parts[2]), expression=paren(b.parts[2]))
-        )
-    raise UnsupportedError(f"INTERSECTS({a.kind.upper()}, {b.kind.upper()})", location=span)
+        radii = exp.Add(this=paren(a.parts[2]), expression=paren(b.parts[2]))
+        return exp.LTE(this=d, expression=radii)
+    if a.kind == "circle" or b.kind == "circle":
+        circle, region = (a, b) if a.kind == "circle" else (b, a)
+        return call("adql_circle_intersects_polygon", *circle.parts, polygon_array(region))
+    return call("adql_polygons_intersect", polygon_array(a), polygon_array(b))
+
+
+def null_if_any_null(parts: tuple[exp.Expr, ...], value: exp.Expr) -> exp.Expr:
+    """``value``, or NULL when one of ``parts`` is (for values that ignore some parts)."""
+    if not parts or all(constant(p) is not None for p in parts):
+        return value
+    any_null = exp.or_(*(exp.Is(this=p, expression=exp.Null()) for p in parts))
+    return exp.Case(ifs=[exp.If(this=any_null, true=exp.Null())], default=value)
 
 
 def area_sq_deg(g: Geo, span: Span) -> exp.Expr:
     """AREA in square degrees: exact spherical areas (cap, spherical polygon)."""
     sq_deg = (180.0 / math.pi) ** 2
     if g.kind == "point":
-        return num(0.0)
+        return null_if_any_null(g.parts, num(0.0))
     if g.kind == "circle":
-        # Spherical cap: 2π(1 - cos r) steradians.
-        return exp.Mul(
+        # Spherical cap: 2π(1 - cos r) steradians; a circle with a NULL centre is NULL.
+        cap = exp.Mul(
             this=num(2 * math.pi * sq_deg),
             expression=paren(exp.Sub(this=num(1.0), expression=call("COS", rad(g.parts[2])))),
         )
+        return null_if_any_null(g.parts[:2], cap)
     if g.kind in {"polygon", "box"}:
         return call("adql_polygon_area", polygon_array(g))
     raise UnsupportedError(f"AREA({g.kind.upper()})", location=span)
@@ -270,12 +315,14 @@ def from_array(kind: GeoKind, arr: exp.Expr) -> Geo:
 
 
 def to_array(g: Geo) -> exp.Expr:
-    """The DALI array of a geometry value (what a SELECT list returns)."""
+    """The DALI array of a geometry value (what a SELECT list returns); NULL if a part is."""
     if g.kind in {"point", "circle"}:
-        return exp.Array(
+        array: exp.Expr = exp.Array(
             expressions=[exp.Cast(this=p, to=exp.DataType.build("DOUBLE")) for p in g.parts]
         )
-    return polygon_array(g)
+    else:
+        array = polygon_array(g)
+    return array if g.array is not None else null_if_any_null(g.parts, array)
 
 
 def box_corners(lon: float, lat: float, width: float, height: float) -> list[float]:
