@@ -290,15 +290,22 @@ class QueryCompiler(ValueCompiler):
     def join(
         self, j: n.JoinedTable, scope: Scope, sources: dict[str, exp.Expr]
     ) -> tuple[exp.Expr, list[exp.Join]]:
-        """``left [NATURAL] kind JOIN right [ON ... | USING (...)]``, flattened leftwards."""
-        if isinstance(j.right, n.JoinedTable):
-            raise UnsupportedError("a parenthesised join on the right of JOIN", location=j.span)
+        """``left [NATURAL] kind JOIN right [ON ... | USING (...)]``, flattened leftwards.
+
+        Without ON/USING (and not NATURAL) the join is ``ON TRUE``: every row with every row,
+        an outer join still keeping its preserved rows when the other side is empty.
+        """
         before = len(scope.tables)
         base, joins = self.from_item(j.left, scope, sources)
         holder = exp.From(this=base)  # a parent, so a zone-join rewrite can replace the base
-        left_tables = scope.tables[before:]
-        right, _ = self.from_item(j.right, scope, sources)
-        right_var = scope.tables[-1]
+        middle = len(scope.tables)
+        left_tables = scope.tables[before:middle]
+        if isinstance(j.right, n.JoinedTable):
+            right = self.nested_join(j.right, scope, sources)
+        else:
+            right, _ = self.from_item(j.right, scope, sources)
+        right_tables = scope.tables[middle:]
+        right_columns = [c for t in right_tables for c in t.columns]
         node = exp.Join(this=right)
         if j.kind == "CROSS":
             node.set("kind", "CROSS")
@@ -308,7 +315,7 @@ class QueryCompiler(ValueCompiler):
         if j.natural:
             left_names = {c.name.lower() for t in left_tables for c in t.columns}
             using = tuple(
-                n.Identifier(c.name) for c in right_var.columns if c.name.lower() in left_names
+                n.Identifier(c.name) for c in right_columns if c.name.lower() in left_names
             )
         if using is not None:
             names = []
@@ -316,7 +323,7 @@ class QueryCompiler(ValueCompiler):
                 col = next(
                     (
                         c
-                        for c in right_var.columns
+                        for c in right_columns
                         if c.name.lower() == ident.key or c.name == ident.name
                     ),
                     None,
@@ -325,12 +332,28 @@ class QueryCompiler(ValueCompiler):
                 scope.merged.add(ident.key)
             node.set("using", names)
         elif j.condition is not None:
-            preserved = {right_var.sql_alias} if j.kind in {"RIGHT", "FULL"} else set()
+            right_aliases = {t.sql_alias for t in right_tables}
+            preserved = right_aliases if j.kind in {"RIGHT", "FULL"} else set()
             if j.kind in {"LEFT", "FULL"}:
                 preserved |= {t.sql_alias for t in left_tables}
             extra = self.zone_conjuncts(j.condition, scope, sources, preserved)
             node.set("on", exp.and_(self.condition(j.condition, scope), *extra))
+        elif j.kind != "CROSS":
+            node.set("on", exp.true())
         return holder.this, [*joins, node]
+
+    def nested_join(self, j: n.JoinedTable, scope: Scope, sources: dict[str, exp.Expr]) -> exp.Expr:
+        """A parenthesised join on the right of JOIN: ``(base JOIN ... )`` as one source.
+
+        Its tables join the enclosing scope (their columns stay visible by their own names).
+        The base carries the inner joins, so it is kept out of ``sources``: a zone-join
+        rewrite of an enclosing ON would copy those joins into its derived table.
+        """
+        inner: dict[str, exp.Expr] = {}
+        base, joins = self.join(j, scope, inner)
+        base.set("joins", joins)
+        sources.update({alias: node for alias, node in inner.items() if node is not base})
+        return exp.Subquery(this=base)
 
     def zone_conjuncts(
         self,
