@@ -5,7 +5,9 @@ Both tables are written as Parquet files. Layout choices:
 - Sky tiling. One tract (``5063``, DP1's ECDFS tract) cut into 0.2-degree patches on the
   tangent plane at the field centre; the central 6x6 of a 10x10 patch grid is populated, so
   patch numbers are ``x + 10 * y`` like the LSST skymap. Straight lines on the tangent plane
-  are great circles on the sky, so every footprint is an exact great-circle polygon.
+  are great circles on the sky, so every footprint is an exact great-circle polygon. The grid
+  is shifted by :data:`GRID_SHIFT` so that the field centre, the position every example
+  queries, lies well inside one patch (45) instead of on the corner four patches share.
 - ``s_region`` is stored as ``list<double>`` of ``lon1, lat1, lon2, lat2, ...`` (degrees,
   ICRS, not closed, counter-clockwise: each edge's normal ``v_i x v_i+1`` points inside). That
   is the DALI ``polygon`` value as is, so the TAP layer and the SIA stand-in serve it as
@@ -34,6 +36,13 @@ PATCH_DEG = 0.2
 
 PATCH_GRID = 6
 """Populated patches per side (the central part of the 10x10 tract grid)."""
+
+GRID_SHIFT = (-0.07, 0.05)
+"""Tangent-plane offset (deg) of the patch grid's centre from the field centre: the centre
+falls in patch 45, 0.07 deg from its nearest side edge and 0.05 deg from its top edge."""
+
+GENERATOR_VERSION = "2"
+"""Bumped when the generated data changes (2: shifted patch grid), so caches regenerate."""
 
 BANDS = ("u", "g", "r", "i", "z", "y")
 FILTERS = {"u": "u_02", "g": "g_01", "r": "r_03", "i": "i_06", "z": "z_03", "y": "y_04"}
@@ -86,8 +95,9 @@ def patch_of(xi: np.ndarray, eta: np.ndarray) -> np.ndarray:
     """LSST-style patch number (``x + 10 y`` in the 10x10 tract grid) of tangent offsets."""
     half = PATCH_GRID * PATCH_DEG / 2
     offset = (10 - PATCH_GRID) // 2
-    ix = np.clip(np.floor((xi + half) / PATCH_DEG), 0, PATCH_GRID - 1).astype(np.int64)
-    iy = np.clip(np.floor((eta + half) / PATCH_DEG), 0, PATCH_GRID - 1).astype(np.int64)
+    x, y = xi - GRID_SHIFT[0] + half, eta - GRID_SHIFT[1] + half
+    ix = np.clip(np.floor(x / PATCH_DEG), 0, PATCH_GRID - 1).astype(np.int64)
+    iy = np.clip(np.floor(y / PATCH_DEG), 0, PATCH_GRID - 1).astype(np.int64)
     return (ix + offset) + 10 * (iy + offset)
 
 
@@ -171,8 +181,8 @@ def _obscore_rows() -> list[dict[str, object]]:
     half_grid = PATCH_GRID * PATCH_DEG / 2
     for iy in range(PATCH_GRID):
         for ix in range(PATCH_GRID):
-            xi0 = -half_grid + (ix + 0.5) * PATCH_DEG
-            eta0 = -half_grid + (iy + 0.5) * PATCH_DEG
+            xi0 = GRID_SHIFT[0] - half_grid + (ix + 0.5) * PATCH_DEG
+            eta0 = GRID_SHIFT[1] - half_grid + (iy + 0.5) * PATCH_DEG
             patch = int(patch_of(np.array([xi0]), np.array([eta0]))[0])
             for band in BANDS:
                 nvisit = int(gen.integers(4, 40))

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from astropy.coordinates import SkyCoord
 
 from standins.data_rubin import generate_rubin
 from standins.sia_geometry import SphericalPolygon, unit
@@ -142,3 +143,30 @@ def test_s_region_is_a_ccw_polygon_around_s_ra_s_dec(rubin):
         # Counter-clockwise: every edge normal points to the inside.
         a, b = poly.edges()
         assert (np.einsum("ij,j->i", np.cross(a, b), unit(ra, dec)) > 0).all()
+
+
+def test_field_centre_lies_well_inside_one_patch_per_band(rubin):
+    # Every example queries the field centre: it must not sit on a patch edge or corner,
+    # where closed regions make several patches answer.
+    oc = pq.read_table(rubin[0]["ivoa.ObsCore"]).to_pylist()
+    centre = SkyCoord(*ECDFS_CENTER, unit="deg")
+    hits = []
+    for row in oc:
+        if row["dataproduct_subtype"] != "lsst.deep_coadd":
+            continue
+        region = np.array(row["s_region"])
+        v = unit(region[0::2], region[1::2])
+        t = np.linspace(0.0, 1.0, 2000)[:, None]
+        edges = np.concatenate(
+            [a * (1 - t) + b * t for a, b in zip(v, np.roll(v, -1, 0), strict=True)]
+        )
+        edges /= np.linalg.norm(edges, axis=1, keepdims=True)
+        samples = SkyCoord(
+            np.degrees(np.arctan2(edges[:, 1], edges[:, 0])),
+            np.degrees(np.arcsin(edges[:, 2])),
+            unit="deg",
+        )
+        assert centre.separation(samples).deg.min() > 0.04, row["obs_id"]
+        if SphericalPolygon.from_flat(region).contains(unit(*ECDFS_CENTER))[0]:
+            hits.append(row["obs_id"])
+    assert sorted(hits) == sorted(f"5063_45_{band}" for band in "ugrizy")
