@@ -186,17 +186,17 @@ class SqlJobStore:
         async with self._read() as conn:
             return [r[0] for r in (await conn.execute(query)).all()]
 
-    async def stale(self, before: datetime) -> builtins.list[Job]:
-        """Jobs EXECUTING whose executor last showed life before ``before`` (or never)."""
+    async def stale(self, before: datetime) -> builtins.list[tuple[str, int]]:
+        """``(job_id, attempts)`` of jobs EXECUTING whose executor last beat before ``before``."""
         j = tables.jobs
         query = (
-            select(j)
+            select(j.c.job_id, j.c.attempts)
             .where(j.c.phase == Phase.EXECUTING.value)
             .where((j.c.heartbeat_us.is_(None)) | (j.c.heartbeat_us < to_us(before)))
+            .order_by(j.c.job_id)
         )
         async with self._read() as conn:
-            rows = (await conn.execute(query)).all()
-            return [await self._load(conn, row) for row in rows]
+            return [(r[0], int(r[1])) for r in (await conn.execute(query)).all()]
 
     async def wait_for_change(self, job_id: str, phase: Phase, limit: float | None) -> Job:
         """Wait until the job leaves ``phase`` or ``limit`` seconds pass (None: forever)."""

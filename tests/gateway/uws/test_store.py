@@ -269,7 +269,7 @@ async def test_heartbeats_and_stale_jobs(store, clock):
     assert await store.heartbeat(job.job_id)
     assert await store.stale(beat_at) == []
     stale = await store.stale(clock.now + timedelta(seconds=30))
-    assert [j.job_id for j in stale] == [job.job_id]
+    assert stale == [(job.job_id, 1)]
     assert (await store.requeue(job.job_id)).phase is Phase.QUEUED
     assert not await store.heartbeat(job.job_id)
 
