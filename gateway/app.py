@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from gateway.handlers import sync, translate, uws, vosi
+from gateway.handlers import datalink, sync, translate, uws, vosi
 from gateway.handlers.common import TEXT, GatewayState
 from gateway.job_runner import JobRunner
 from gateway.job_work import make_job_work
@@ -91,6 +91,7 @@ def create_app(
     app.include_router(uws.router, prefix=prefix)
     app.include_router(vosi.router, prefix=prefix)
     app.include_router(translate.router, prefix=prefix)
+    app.include_router(datalink.router, prefix=prefix)
 
     async def _fault(request: Request, exc: Exception) -> Response:
         del request

@@ -7,8 +7,14 @@ how an Arrow column is coerced to the type its metadata declares before it is wr
 Choices worth knowing:
 
 - VOTable has no signed byte, so ``int8`` widens to ``short``; unsigned types widen to the next
-  signed type (``uint16`` -> ``int``, ``uint32`` -> ``long``); ``uint64`` also maps to ``long``
-  and values above 2**63-1 fail loudly when written rather than wrap.
+  signed type (``uint16`` -> ``int``, ``uint32`` -> ``long``).
+- VOTable has no unsigned 64-bit type either, and ``long`` cannot hold values >= 2**63 (astropy
+  silently clamps them to 2**63-1). Ids that use all 64 bits (SDSS ``specobjid``) are the
+  unsigned numbers users copy from SDSS, so a ``uint64`` column is written as ``char`` with
+  ``xtype="uint64"`` holding the unsigned decimal text: exact in every reader (pyvo/astropy
+  give the text, ``int()`` gives the number), and read back as ``uint64`` by the gateway (TAP
+  backends, uploads). Never as the negative signed view, which users would copy back into a
+  query that then finds nothing. Arrays of ``uint64`` still map to ``long``.
 - Arrow strings map to ``char`` with ``arraysize="*"``. VOTable 1.4 calls ``char`` ASCII;
   our writers put non-ASCII text into ``char`` cells as UTF-8 bytes (what VOTable 1.5 makes
   official) so nothing is lost. Pass ``datatype="unicodeChar"`` when the metadata must promise
@@ -27,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gateway.columns import ColumnMeta
+from planners.sql_catalog import UINT64_XTYPE
 
 __all__ = [
     "UnsupportedTypeError",
@@ -123,6 +130,8 @@ def votable_type(dtype: pa.DataType) -> tuple[str, str | None, str | None]:
     """
     if pa.types.is_dictionary(dtype):
         return votable_type(dtype.value_type)
+    if pa.types.is_uint64(dtype):
+        return "char", "*", UINT64_XTYPE
     if dtype in _SCALARS:
         return _SCALARS[dtype], None, None
     if pa.types.is_decimal(dtype):
@@ -202,7 +211,7 @@ def arrow_type_from_meta(meta: ColumnMeta) -> pa.DataType:
     datatype = meta.datatype
     count, variable = array_shape(meta.arraysize)
     if datatype in {"char", "unicodeChar"}:
-        return pa.string()
+        return pa.uint64() if meta.xtype == UINT64_XTYPE else pa.string()
     if datatype in {"floatComplex", "doubleComplex"}:
         part = pa.float32() if datatype == "floatComplex" else pa.float64()
         scalar = pa.list_(part, 2)
@@ -228,7 +237,8 @@ def coerce_array(array: pa.Array | pa.ChunkedArray, meta: ColumnMeta) -> pa.Arra
 
     Timestamps and dates become DALI text (``YYYY-MM-DDThh:mm:ss[.fff]``, no zone) so that
     a ``char`` column with ``xtype="timestamp"`` can be written from an Arrow timestamp;
-    unsigned 64-bit integers become their signed two's-complement view (``long``); other
+    for a ``uint64`` column (``xtype="uint64"``) signed 64-bit values are taken as the
+    database's two's-complement view of the unsigned ids and decimal text is parsed; other
     conversions are Arrow's safe casts, so a value that does not fit raises instead of
     being silently wrapped.
 
@@ -257,11 +267,9 @@ def coerce_array(array: pa.Array | pa.ChunkedArray, meta: ColumnMeta) -> pa.Arra
         return pc.strftime(array, format="%Y-%m-%dT%H:%M:%S")
     if pa.types.is_date(dtype) and pa.types.is_string(target):
         return pc.strftime(array, format="%Y-%m-%d")
-    if pa.types.is_uint64(dtype) and pa.types.is_int64(target):
-        # VOTable has no unsigned 64-bit type. Bit-packed identifiers (SDSS specobjid) use
-        # all 64 bits; like SkyServer's bigint columns, they travel as their two's-complement
-        # signed value rather than failing or losing precision as doubles.
-        return array.view(pa.int64())
+    if pa.types.is_int64(dtype) and pa.types.is_uint64(target):
+        # SQL databases store 64-bit unsigned ids as signed bigint (spectro-ids.md A.5).
+        return array.view(pa.uint64())
     return array.cast(target)
 
 

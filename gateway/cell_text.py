@@ -82,6 +82,8 @@ def render_column(
     """
     values = coerce_array(array, meta)
     if meta.datatype in {"char", "unicodeChar"}:
+        # Unsigned 64-bit ids are declared char and written as their decimal text.
+        values = values if pa.types.is_string(values.type) else values.cast(pa.string())
         count, _ = array_shape(meta.arraysize)
         if count is not None:  # "N" or "N*": longer text would be invalid
             values = pc.utf8_slice_codeunits(values, 0, count)

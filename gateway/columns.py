@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planners.sql_catalog import ColumnInfo
+from planners.sql_catalog import UINT64_XTYPE, ColumnInfo
 
 __all__ = ["ColumnMeta", "column_info", "column_meta"]
 
@@ -34,11 +34,16 @@ class ColumnMeta:
 
 
 def column_meta(info: ColumnInfo) -> ColumnMeta:
-    """A planner's column description as TAP metadata (``char`` when the type is unknown)."""
+    """A planner's column description as TAP metadata (``char`` when the type is unknown).
+
+    An unsigned 64-bit integer (``xtype="uint64"``) is an integer for ADQL and ``char``
+    decimal text for VOTable and TAP_SCHEMA (see ``planners.sql_catalog.UINT64_XTYPE``).
+    """
+    unsigned = info.xtype == UINT64_XTYPE
     return ColumnMeta(
         info.name,
-        info.datatype or "char",
-        info.arraysize,
+        "char" if unsigned else info.datatype or "char",
+        "*" if unsigned else info.arraysize,
         info.xtype,
         info.unit,
         info.ucd,
@@ -49,10 +54,11 @@ def column_meta(info: ColumnInfo) -> ColumnMeta:
 
 def column_info(meta: ColumnMeta) -> ColumnInfo:
     """TAP column metadata as the planners' :class:`ColumnInfo` (the TAP_SCHEMA flags dropped)."""
+    unsigned = meta.xtype == UINT64_XTYPE
     return ColumnInfo(
         meta.name,
-        meta.datatype,
-        meta.arraysize,
+        "long" if unsigned else meta.datatype,
+        None if unsigned else meta.arraysize,
         meta.xtype,
         meta.unit,
         meta.ucd,

@@ -113,7 +113,7 @@ def _arrow_type(info: ColumnInfo) -> pa.DataType | None:
     if info.datatype is None or info.arraysize is not None:
         return None  # arrays and geometry arrive as text in CSV
     try:
-        return arrow_type_from_meta(ColumnMeta(info.name, info.datatype))
+        return arrow_type_from_meta(ColumnMeta(info.name, info.datatype, xtype=info.xtype))
     except UnsupportedTypeError:
         return None
 

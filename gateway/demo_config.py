@@ -22,6 +22,7 @@ from typing import Any
 
 from gateway.settings import ColumnOverride, load_settings
 from standins.data import DemoData
+from standins.data_rubin import DID_PREFIX
 
 RSP_TABLES = ("dp1.Object", "ivoa.ObsCore")
 """Tables the ``rsp`` instance serves, exactly as clients name them."""
@@ -54,6 +55,11 @@ class DemoPorts:
     def tap_url(self) -> str:
         """TAP base URL of the federating gateway."""
         return f"http://127.0.0.1:{self.main}/tap"
+
+    @property
+    def sia_links_url(self) -> str:
+        """DataLink ``{links}`` endpoint of the SIA stand-in, owner of the demo images."""
+        return f"http://127.0.0.1:{self.sia}/datalink/links"
 
     def backend_urls(self) -> dict[str, str]:
         """Backend name to the URL the federation configuration gives it."""
@@ -135,7 +141,9 @@ def column_metadata() -> dict[str, tuple[str | None, dict[str, dict[str, Any]]]]
     return out
 
 
-def rsp_config(data: DemoData, port: int, run_dir: Path) -> dict[str, Any]:
+def rsp_config(
+    data: DemoData, port: int, run_dir: Path, sia_links_url: str | None = None
+) -> dict[str, Any]:
     """The ``rsp`` instance's configuration as a TOML document (a mapping).
 
     Parameters
@@ -146,6 +154,9 @@ def rsp_config(data: DemoData, port: int, run_dir: Path) -> dict[str, Any]:
         Loopback port the instance listens on.
     run_dir
         Directory of this demo run; the instance keeps its jobs in ``rsp-jobs`` there.
+    sia_links_url
+        The SIA stand-in's DataLink endpoint: the ObsCore rows' ``access_url`` then lead
+        there through this instance's own ``/datalink/links``.
     """
     files = data.tables()
     metadata = column_metadata()
@@ -161,8 +172,21 @@ def rsp_config(data: DemoData, port: int, run_dir: Path) -> dict[str, Any]:
             "data_dir": run_dir / "rsp-jobs",
             "service_title": "rsp (demo Rubin-style TAP service)",
         },
-        "backends": [{"name": "rsp", "kind": "local", "tables": tables}],
+        "backends": [{"name": "rsp", "kind": "local", "tables": tables} | _links(sia_links_url)],
     }
+
+
+def _links(sia_links_url: str | None) -> dict[str, str]:
+    """Backend settings that route the demo's image IDs to the SIA stand-in's DataLink."""
+    if sia_links_url is None:
+        return {}
+    # The demo data's access_url names Rubin's real service with made-up IDs; these route
+    # the IDs to the stand-in that serves the images instead.
+    return {"datalink_url": sia_links_url, "datalink_id_prefix": DID_PREFIX}
+
+
+DEMO_HSC_ROWS = {"hscv3.summary": 1_112_940, "hscv3.summary_magauto": 1_112_940, "*": 200_332}
+"""Rows of the demo's HSC tables (the largest of the others for ``*``)."""
 
 
 def federation_config(ports: DemoPorts, run_dir: Path) -> dict[str, Any]:
@@ -175,10 +199,14 @@ def federation_config(ports: DemoPorts, run_dir: Path) -> dict[str, Any]:
             "service_title": "adql-gateway demo federation",
         },
         "backends": [
-            {"name": "hsc", "kind": "hsc", "url": urls["hsc"]},
+            # table_rows: the stand-ins' sizes, so that EXPLAIN states them and a query that
+            # would fetch the 1.1 million-row HSC summary whole is refused (FETCH_WHOLE).
+            {"name": "hsc", "kind": "hsc", "url": urls["hsc"], "table_rows": DEMO_HSC_ROWS},
             {"name": "rsp", "kind": "tap", "url": urls["rsp"]},
-            {"name": "rsp_sia", "kind": "sia", "url": urls["rsp_sia"], "sia_profile": "rubin"},
-            {"name": "spec", "kind": "spectral", "url": urls["spec"], "context": SPECTRAL_CONTEXT},
+            {"name": "rsp_sia", "kind": "sia", "url": urls["rsp_sia"], "sia_profile": "rubin"}
+            | _links(ports.sia_links_url),
+            {"name": "spec", "kind": "spectral", "url": urls["spec"], "context": SPECTRAL_CONTEXT}
+            | {"table_rows": {"*": 10_000}},
         ],
     }
 

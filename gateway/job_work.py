@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grammar
 from gateway.cancellation import Cancellation
+from gateway.datalink import DatalinkRoutes
 from gateway.handlers.uws import upload_file_path
 from gateway.job_runner import JobWork
 from gateway.jobs import Job, JobResult, JobStore
@@ -25,6 +26,7 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: JobSt
         max_bytes=settings.upload_max_bytes,
         url_hosts=tuple(settings.upload_url_hosts),
     )
+    links = DatalinkRoutes.from_settings(settings)
 
     def run(job: Job, cancellation: Cancellation) -> tuple[JobResult, ...]:
         bag = ParamBag((p.name, p.value) for p in job.parameters if not p.by_reference)
@@ -49,7 +51,9 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: JobSt
             cancellation=cancellation,
             options=options,
         )
-        media_type, chunks = render_result(result, tap.response_format, query_text=tap.query)
+        media_type, chunks = render_result(
+            result, tap.response_format, query_text=tap.query, links=links
+        )
         target = store.result_path(job.job_id, "result")
         size = _write_atomically(target, chunks)
         return (JobResult("result", "results/result", media_type, size),)

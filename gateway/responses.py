@@ -4,24 +4,50 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gateway.datalink import DatalinkRoutes
 from gateway.formats import resolve_format
 from gateway.query_service import QueryResult
+from gateway.votable import write_votable
 
 
 def render_result(
-    result: QueryResult, response_format: str | None, *, query_text: str | None = None
+    result: QueryResult,
+    response_format: str | None,
+    *,
+    query_text: str | None = None,
+    links: DatalinkRoutes | None = None,
 ) -> tuple[str, Iterator[bytes]]:
     """The Content-Type and the streamed body for ``result``.
 
     The format is resolved before any row is read, so an unsupported RESPONSEFORMAT fails
-    the request cleanly instead of after a partial answer.
+    the request cleanly instead of after a partial answer. With ``links``, routed
+    ``access_url`` values point at the gateway's DataLink endpoint in every format, and a
+    VOTable also carries the DataLink service descriptor.
     """
     fmt = resolve_format(response_format)
-    chunks = fmt.writer(
-        result.columns,
-        result.batches,
-        overflow=lambda: result.overflow,
-        infos=getattr(result, "infos", ()),  # the federated service's backend INFOs
-        query=query_text,
-    )
+    infos = getattr(result, "infos", ())  # the federated service's backend INFOs
+    result_links = links.for_result(result.columns) if links is not None else None
+    if result_links is None:
+        chunks = fmt.writer(
+            result.columns, result.batches, overflow=lambda: result.overflow, infos=infos,
+            query=query_text,
+        )  # fmt: skip
+        return fmt.media_type, chunks
+    batches = result_links.batches(result.batches)
+    if fmt.name.startswith("votable"):
+        chunks = write_votable(
+            result.columns,
+            batches,
+            serialization="tabledata" if fmt.name == "votable/td" else "binary2",
+            overflow=lambda: result.overflow,
+            infos=infos,
+            query=query_text,
+            resources=result_links.resources(),
+            field_ids=result_links.field_ids,
+        )
+    else:
+        chunks = fmt.writer(
+            result.columns, batches, overflow=lambda: result.overflow, infos=infos,
+            query=query_text,
+        )  # fmt: skip
     return fmt.media_type, chunks

@@ -73,6 +73,16 @@ class BackendConfig(BaseModel):
         "(optional): lets the federated cross-match choose between one cone per cluster "
         "of outer rows (BindJoin) and the whole derived cone (LocalJoin) without a probe.",
     )
+    datalink_url: str | None = Field(
+        default=None,
+        description="DataLink {links} endpoint of the service that owns this backend's data "
+        "products. Result rows whose access_url carries an ID starting with "
+        "datalink_id_prefix then point at the gateway's own /datalink/links, which forwards "
+        "the request here.",
+    )
+    datalink_id_prefix: str | None = Field(
+        default=None, description="Dataset IDs (publisher DIDs) that datalink_url knows."
+    )
     max_concurrency: int = 4
     timeout_seconds: float = 60.0
     forward_authorization: bool = False
@@ -85,6 +95,9 @@ class BackendConfig(BaseModel):
             raise ValueError(msg)
         if self.kind != "local" and not self.url:
             msg = f"backend '{self.name}' of kind {self.kind} needs a url"
+            raise ValueError(msg)
+        if (self.datalink_url is None) != (self.datalink_id_prefix is None):
+            msg = f"backend '{self.name}': datalink_url and datalink_id_prefix go together"
             raise ValueError(msg)
         return self
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import replace
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from gateway.arrow_types import arrow_type_from_meta, column_meta_from_arrow
@@ -192,6 +194,11 @@ def votable_table_to_arrow(table: Any) -> tuple[list[ColumnMeta], pa.Table]:
 def votable_column_to_arrow(column: Any, meta: ColumnMeta) -> pa.Array:
     """Arrow array of one astropy column (a numpy masked array)."""
     target = arrow_type_from_meta(meta)
+    if pa.types.is_uint64(target) and meta.datatype in {"char", "unicodeChar"}:
+        # Unsigned 64-bit ids travel as decimal text (gateway.arrow_types): parse it exactly;
+        # an empty cell is NULL, as for any number.
+        text = votable_column_to_arrow(column, replace(meta, xtype=None))
+        return pc.if_else(pc.equal(text, ""), None, text).cast(target)
     if meta.xtype in _GEOMETRY:
         target = pa.list_(pa.float64())
     values = np.ma.getdata(column)

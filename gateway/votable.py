@@ -10,7 +10,7 @@ allows for streaming: ``QUERY_STATUS=OK`` before the TABLE and a trailing
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final, Literal
 
 import pyarrow as pa
@@ -44,6 +44,8 @@ def write_votable(
     infos: Sequence[tuple[str, str, str]] = (),
     overflow: Callable[[], bool] | None = None,
     query: str | None = None,
+    resources: Sequence[str] = (),
+    field_ids: Mapping[int, str] | None = None,
 ) -> Iterator[bytes]:
     """Stream a TAP result as a VOTable 1.4 document.
 
@@ -62,13 +64,17 @@ def write_votable(
         Called once after the last batch; true adds the trailing OVERFLOW INFO.
     query
         The query text, echoed in an ``INFO name="QUERY"``.
+    resources
+        Complete RESOURCE elements placed after the results (DataLink service descriptors).
+    field_ids
+        XML ``ID`` attributes of some FIELDs, by column index, for descriptors to ``ref``.
 
     Yields
     ------
     bytes
         Consecutive pieces of the UTF-8 document.
     """
-    yield _header(columns, infos, query).encode()
+    yield _header(columns, infos, query, field_ids or {}).encode()
     if serialization == "binary2":
         yield b'<DATA><BINARY2><STREAM encoding="base64">\n'
         stream = Base64Lines()
@@ -86,7 +92,7 @@ def write_votable(
     trailer = "</TABLE>\n"
     if overflowed(overflow):
         trailer += '<INFO name="QUERY_STATUS" value="OVERFLOW"/>\n'
-    yield (trailer + "</RESOURCE>\n</VOTABLE>\n").encode()
+    yield (trailer + "</RESOURCE>\n" + "".join(resources) + "</VOTABLE>\n").encode()
 
 
 def error_votable(message: str) -> bytes:
@@ -110,7 +116,10 @@ def error_votable(message: str) -> bytes:
 
 
 def _header(
-    columns: Sequence[ColumnMeta], infos: Sequence[tuple[str, str, str]], query: str | None
+    columns: Sequence[ColumnMeta],
+    infos: Sequence[tuple[str, str, str]],
+    query: str | None,
+    field_ids: Mapping[int, str],
 ) -> str:
     parts = [_PROLOGUE, '<RESOURCE type="results">\n']
     parts.append('<INFO name="QUERY_STATUS" value="OK"/>\n')
@@ -120,16 +129,18 @@ def _header(
         body = f">{_text(text)}</INFO>" if text else "/>"
         parts.append(f"<INFO name={_attr(name)} value={_attr(value)}{body}\n")
     parts.append("<TABLE>\n")
-    parts.extend(_field(meta) for meta in columns)
+    parts.extend(_field(meta, field_ids.get(i)) for i, meta in enumerate(columns))
     return "".join(parts)
 
 
-def _field(meta: ColumnMeta) -> str:
+def _field(meta: ColumnMeta, xml_id: str | None = None) -> str:
     attributes = "".join(
         f" {key}={_attr(value)}"
         for key in _FIELD_ATTRIBUTES
         if (value := getattr(meta, key)) is not None
     )
+    if xml_id is not None:
+        attributes += f" ID={_attr(xml_id)}"
     if meta.description is None:
         return f"<FIELD{attributes}/>\n"
     return f"<FIELD{attributes}><DESCRIPTION>{_text(meta.description)}</DESCRIPTION></FIELD>\n"

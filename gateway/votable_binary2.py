@@ -115,7 +115,9 @@ def _encode_cell(
     datatype = meta.datatype
     if datatype in {"char", "unicodeChar"}:
         unit = 2 if datatype == "unicodeChar" else 1
-        text = values.fill_null("") if values.null_count else values
+        # Unsigned 64-bit ids are declared char and written as their decimal text.
+        text = values if pa.types.is_string(values.type) else values.cast(pa.string())
+        text = text.fill_null("") if text.null_count else text
         data = _ucs2(text) if unit == 2 else text.cast(pa.binary())
         return _bytes_cell(data, unit, count if variable or count else 1, variable)
     if datatype == "unsignedByte" and meta.arraysize is not None:

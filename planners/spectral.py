@@ -11,11 +11,14 @@ parameters the Data Lab client sends (``id``, ``fields``, ``catalog``, ``cond``,
   ``OR``, ``NOT`` and ``IS NULL`` (the service evaluates SQL);
 * ``specobjid = n`` (unsigned) -> ``id=n`` (the service then ignores ``cond``, so every
   other conjunct stays residual);
-* ORDER BY plain columns and TOP -> `` order by ... limit n`` at the end of ``cond``;
+* other ``specobjid`` comparisons with integer literals, rewritten for the service's signed
+  column by :mod:`planners.spectral_ids` (ids are unsigned everywhere in the gateway);
+* ORDER BY plain columns other than ``specobjid`` (the service sorts the signed values) and
+  TOP -> `` order by ... limit n`` at the end of ``cond``;
 * the select list -> ``fields`` (the service prepends ``specobjid`` when absent).
 
-``specobjid`` (unsigned 64-bit) and the 32-bit float columns are kept out of ``cond``: the
-service and SQL engines do not agree on how to compare them with a literal.
+The 32-bit float columns are kept out of ``cond``: the service and SQL engines do not agree
+on how to compare them with a literal.
 
 Spectra: the service returns them from ``POST {base}/getSpec`` for a list of ids, which are
 only known once the ``/query`` answer has arrived. A query asks for spectra by calling the
@@ -38,7 +41,8 @@ from planners import predicates as p
 from planners import spectral_constraint as sc
 from planners.base import Applied, BackendRequest, Capability
 from planners.specobjid import to_unsigned
-from planners.sql_catalog import ColumnInfo
+from planners.spectral_ids import ID_COLUMN, to_signed_domain
+from planners.sql_catalog import UINT64_XTYPE, ColumnInfo
 
 DEFAULT_BASE_URL = "https://datalab.noirlab.edu/spec"
 SPECTRUM_UDF = "gw_spectrum"
@@ -53,7 +57,12 @@ def _col(name: str, datatype: str, unit: str | None = None, desc: str | None = N
 
 
 COLUMNS = (
-    _col("specobjid", "long", desc="Spectrum id (unsigned 64-bit, spectro-ids.md A.5)"),
+    ColumnInfo(
+        ID_COLUMN,
+        "long",
+        xtype=UINT64_XTYPE,
+        description="Spectrum id: the unsigned 64-bit number SDSS publishes (spectro-ids.md A.5)",
+    ),
     _col("bestobjid", "long", desc="Photometric object id"),
     _col("ra", "double", "deg", "Right ascension (ICRS)"),
     _col("dec", "double", "deg", "Declination (ICRS)"),
@@ -79,8 +88,10 @@ COLUMNS = (
 _KINDS: dict[str, sc.Kind] = {
     c.name: ("str" if c.datatype == "char" else "num")
     for c in COLUMNS
-    if c.name != "specobjid" and c.datatype != "float"
+    if c.name != ID_COLUMN and c.datatype != "float"
 }
+# After :func:`to_signed_domain`, specobjid only appears compared with signed literals.
+_SIGNED_KINDS: dict[str, sc.Kind] = {**_KINDS, ID_COLUMN: "num"}
 NULLABLE = frozenset({"veldisp"})
 """Columns that may hold NULL (DESC ordering on them is not pushed)."""
 _SPELLING = {c.name.lower(): c.name for c in COLUMNS}
@@ -204,8 +215,10 @@ class SpectralPlanner:
             clause = _position(cond)
             if clause is not None:
                 position.append(clause)
-            elif sc.pushable(cond, _KINDS):
-                constraint.append(sc.render(cond, _SPELLING))
+            elif (signed := to_signed_domain(cond)) is not None and sc.pushable(
+                signed, _SIGNED_KINDS
+            ):
+                constraint.append(sc.render(signed, _SPELLING))
             else:
                 residual.append(cond)
         if len(residual) == len(conjuncts):
@@ -228,8 +241,13 @@ class SpectralPlanner:
         order = []
         for item in items:
             column = p.column_of(item.expression, COLUMNS)
-            # ADQL puts NULL first when descending; the service's sort puts it last.
-            if column is None or (item.descending and column.name in NULLABLE):
+            # ADQL puts NULL first when descending; the service's sort puts it last. The
+            # service sorts specobjid as signed numbers, the gateway as unsigned ones.
+            if (
+                column is None
+                or column.name == ID_COLUMN
+                or (item.descending and column.name in NULLABLE)
+            ):
                 return None
             order.append((column.name, item.descending))
         if not order or h.spec_id is not None or tuple(order) == h.order:

@@ -21,6 +21,14 @@ INTEGER_TYPES = frozenset({"unsignedByte", "short", "int", "long", "boolean"})
 
 FLOAT_TYPES = frozenset({"float", "double", "floatComplex", "doubleComplex"})
 CHAR_TYPES = frozenset({"char", "unicodeChar"})
+UINT64_XTYPE = "uint64"
+"""xtype of unsigned 64-bit integers such as SDSS ``specobjid`` (all 64 bits used).
+
+For ADQL such a column is an exact integer (``datatype="long"`` here), compared and sorted
+by its unsigned value. VOTable has no unsigned 64-bit datatype and its ``long`` cannot hold
+ids >= 2**63, so TAP_SCHEMA and results declare ``char`` with this xtype and carry the
+unsigned decimal text, which every reader gets back exactly (``gateway.columns``).
+"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from planners.specobjid import SpecObjId, pack
 from planners.specobjid import run2d_code as run2d_to_int
 
 __all__ = [
+    "ID_COLUMN",
     "INTEGER_RUN2D",
     "SpecObjId",
     "pack",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 _MASK64 = (1 << 64) - 1
+ID_COLUMN = "specobjid"
 INTEGER_RUN2D = frozenset({26, 103, 104})
 """The plain-number ``run2d`` tags of SDSS-I/II reductions."""
 

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import grammar
 from planners.spectral_reverse import Q3C_POLY as _POLY
 from planners.spectral_reverse import Q3C_RADIAL as _RADIAL
 from standins.evaluate import ConstraintError, Evaluator, TableColumns, Value
 from standins.sia_geometry import GeometryError, SphericalPolygon, unit
+from standins.specobjid import ID_COLUMN
 
 _ORDER_ITEM = re.compile(r"([A-Za-z_]\w*)(?:\s+(asc|desc))?", re.IGNORECASE)
 
@@ -99,12 +101,29 @@ def _numbers(args: list[Value], name: str) -> list[float]:
     return [float(a.data) for a in args]
 
 
+def database_view(table: pa.Table) -> pa.Table:
+    """``table`` as the service's database holds it: ``specobjid`` as signed ``bigint``.
+
+    The service runs ``cond`` and ``order by`` in SQL over that column, so ids >= 2**63 are
+    negative there (spectro-ids.md A.5); only its output is converted back to unsigned.
+    """
+    index = table.schema.get_field_index(ID_COLUMN)
+    if index < 0 or not pa.types.is_uint64(table.schema.field(index).type):
+        return table
+    signed = table.column(index).combine_chunks().view(pa.int64())
+    return table.set_column(index, ID_COLUMN, signed)
+
+
 class SpecCatalog:
-    """One catalogue table plus its evaluator and the q3c functions."""
+    """One catalogue table plus its evaluator and the q3c functions.
+
+    ``table`` holds the unsigned ids the service outputs; filtering and sorting run over
+    :func:`database_view`, as the real service's SQL does.
+    """
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table
-        self.columns = TableColumns(table)
+        self.columns = TableColumns(database_view(table))
         self.evaluator = Evaluator(
             self.columns,
             {"q3c_radial_query": self._radial, "q3c_poly_query": self._poly},
@@ -141,17 +160,20 @@ class SpecCatalog:
         present = [w for w in (normalise_q3c(extra), normalise_q3c(query.where)) if w]
         # Parenthesise only when combining, so error columns match the client's own text.
         where = " AND ".join(f"({w})" for w in present) if len(present) > 1 else "".join(present)
-        table = self.table
+        rows = np.arange(self.table.num_rows)
         if where:
             try:
                 condition = grammar.parse_condition(where)
             except grammar.AdqlError as exc:
                 raise ConstraintError(f"invalid constraint: {exc}") from None
-            table = table.filter(pa.array(self.evaluator.select(condition)))
+            rows = rows[self.evaluator.select(condition)]
         if query.order_by:
             keys = [
                 (self.columns.resolve(name), "descending" if desc else "ascending")
                 for name, desc in query.order_by
             ]
-            table = table.sort_by(keys)
-        return table if query.limit is None else table.slice(0, query.limit)
+            stored = self.columns.table.take(rows)
+            rows = rows[pc.sort_indices(stored, sort_keys=keys).to_numpy()]
+        if query.limit is not None:
+            rows = rows[: query.limit]
+        return self.table.take(rows)

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from fastapi import Request
 
+from gateway.datalink import DatalinkRoutes
 from gateway.job_runner import JobRunner
 from gateway.jobs import JobStore
 from gateway.query_service import QueryService
@@ -42,6 +43,11 @@ class GatewayState:
             max_bytes=self.settings.upload_max_bytes,
             url_hosts=tuple(self.settings.upload_url_hosts),
         )
+
+    @property
+    def datalink_routes(self) -> DatalinkRoutes:
+        """Owners of dataset IDs, for DataLink in results and at ``/datalink/links``."""
+        return DatalinkRoutes.from_settings(self.settings)
 
     @property
     def base_url(self) -> str:

@@ -55,7 +55,9 @@ async def sync_query(request: Request) -> Response:
                 options=RunOptions(tap.partial, tap.allow_allsky, tap.run_id),
             )
         )
-        media_type, chunks = render_result(result, tap.response_format, query_text=tap.query)
+        media_type, chunks = render_result(
+            result, tap.response_format, query_text=tap.query, links=state.datalink_routes
+        )
     except BaseException:
         deadline.cancel()
         raise

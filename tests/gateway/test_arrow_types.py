@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from astropy.io.votable import parse_single_table
 
 from gateway.arrow_types import (
     UnsupportedTypeError,
@@ -14,6 +21,10 @@ from gateway.arrow_types import (
     field_metadata,
 )
 from gateway.columns import ColumnMeta
+from gateway.parquet_writer import write_parquet
+from gateway.text_writers import write_csv, write_json, write_tsv
+from gateway.upload_reader import read_upload
+from gateway.votable import write_votable
 
 
 @pytest.mark.parametrize(
@@ -160,9 +171,55 @@ def test_coerce_timestamps_to_dali_text_and_refuse_overflow():
     assert coerce_array(chunked, ColumnMeta("s", "char", "*")).to_pylist() == ["a", "b"]
 
 
-def test_unsigned_64_bit_ids_travel_as_their_signed_view() -> None:
-    # SDSS specobjid uses all 64 bits; VOTable's long is signed.
-    values = pa.array([1, 2**63 + 5, None], pa.uint64())
-    coerced = coerce_array(values, ColumnMeta("specobjid", "long"))
-    assert coerced.type == pa.int64()
-    assert coerced.to_pylist() == [1, 2**63 + 5 - 2**64, None]
+IDS = [0, 1, 2**63 - 1, 2**63, 2**63 + 5, 2**64 - 1, None]
+"""Unsigned 64-bit ids around the signed boundary, and a NULL."""
+
+
+def test_unsigned_64_bit_ids_are_char_text_with_the_uint64_xtype() -> None:
+    # VOTable has no unsigned long and its long cannot hold ids >= 2**63.
+    meta = column_meta_from_arrow(pa.field("specobjid", pa.uint64()))
+    assert (meta.datatype, meta.arraysize, meta.xtype) == ("char", "*", "uint64")
+    assert arrow_type_from_meta(meta) == pa.uint64()
+    values = pa.array(IDS, pa.uint64())
+    assert coerce_array(values, meta).to_pylist() == IDS
+    # The database's signed view of the same bits, and decimal text, both read as unsigned.
+    signed = [None if v is None else v - 2**64 if v >= 2**63 else v for v in IDS]
+    assert coerce_array(pa.array(signed, pa.int64()), meta).to_pylist() == IDS
+    text = pa.array([None if v is None else str(v) for v in IDS])
+    assert coerce_array(text, meta).to_pylist() == IDS
+
+
+@pytest.mark.parametrize("fmt", ["binary2", "tabledata", "csv", "tsv", "json", "parquet"])
+def test_unsigned_64_bit_ids_survive_every_output_format(fmt: str) -> None:
+    """Written values read back exactly by astropy, the csv/json modules and pyarrow."""
+    table = pa.table({"specobjid": pa.array(IDS, pa.uint64())})
+    columns = [column_meta_from_arrow(f) for f in table.schema]
+    batches = table.to_batches(max_chunksize=3)
+    if fmt in {"binary2", "tabledata"}:
+        doc = b"".join(write_votable(columns, batches, serialization=fmt))  # type: ignore[arg-type]
+        field = parse_single_table(io.BytesIO(doc)).to_table()["specobjid"]
+        got = [None if v is np.ma.masked or v == "" else int(v) for v in field]
+    elif fmt == "parquet":
+        back = pq.read_table(io.BytesIO(b"".join(write_parquet(columns, batches))))
+        assert back.schema.field("specobjid").type == pa.uint64()
+        got = back.column("specobjid").to_pylist()
+    elif fmt == "json":
+        doc = json.loads(b"".join(write_json(columns, batches)))
+        got = [None if row[0] is None else int(row[0]) for row in doc["data"]]
+    else:
+        writer = write_csv if fmt == "csv" else write_tsv
+        text = b"".join(writer(columns, batches)).decode()
+        rows = list(csv.reader(io.StringIO(text), delimiter="," if fmt == "csv" else "\t"))
+        got = [int(r[0]) if r and r[0] else None for r in rows[1:]]
+    assert got == IDS
+
+
+def test_uploaded_unsigned_ids_read_back_as_uint64() -> None:
+    """A result of the gateway uploaded again (TAP_UPLOAD) keeps its unsigned ids."""
+    table = pa.table({"specobjid": pa.array(IDS, pa.uint64())})
+    columns = [column_meta_from_arrow(f) for f in table.schema]
+    doc = b"".join(write_votable(columns, table.to_batches(), serialization="binary2"))
+    metas, back = read_upload(doc, max_rows=100)
+    assert metas[0].xtype == "uint64"
+    assert back.column("specobjid").type == pa.uint64()
+    assert back.column("specobjid").to_pylist() == IDS

@@ -5,7 +5,7 @@ Seeded, generated ADQL over the demo federation (``hsc`` REST, ``rsp`` TAP, ``rs
 uvicorn. The answer key is the same ADQL run by a single :class:`gateway.engine.LocalEngine`
 over every demo Parquet file registered under its federated name. Results are compared as
 multisets of rows (floats with a relative tolerance); 64-bit unsigned ids (``specobjid``)
-travel as signed long, so the reference's unsigned values are compared by their signed view.
+travel as VOTable char text with ``xtype="uint64"`` and are compared as unsigned numbers.
 """
 
 from __future__ import annotations
@@ -311,24 +311,21 @@ def reference_rows(engine: LocalEngine, adql: str) -> tuple[list[str], list[Row]
     batches = list(result.batches)
     schema = pa.schema([pa.field(c.name, pa.null()) for c in result.columns])
     table = pa.Table.from_batches(batches) if batches else schema.empty_table()
-    columns = []
-    for column in table.columns:
-        if pa.types.is_uint64(column.type):
-            # 64-bit unsigned ids travel as VOTable long: compare their signed view.
-            signed = column.combine_chunks().to_numpy(zero_copy_only=False).view(np.int64)
-            columns.append([int(v) for v in signed])
-        else:
-            columns.append([_cell(v) for v in column.to_pylist()])
+    columns = [[_cell(v) for v in column.to_pylist()] for column in table.columns]
     return table.column_names, list(zip(*columns, strict=True)) if columns else []
 
 
 def votable_rows(body: bytes) -> tuple[list[str], list[Row]]:
-    table = parse_single_table(io.BytesIO(body)).to_table(use_names_over_ids=True)
+    votable = parse_single_table(io.BytesIO(body))
+    unsigned = {field.name for field in votable.fields if field.xtype == "uint64"}
+    table = votable.to_table(use_names_over_ids=True)
     columns = []
     for name in table.colnames:
         column = table[name]
         mask = np.ma.getmaskarray(column)
         values = np.asarray(column).tolist()
+        if name in unsigned:  # unsigned 64-bit ids: decimal text, "" for NULL
+            values = [int(v) if v else None for v in values]
         columns.append([None if m else _cell(v) for v, m in zip(values, mask, strict=True)])
     return list(table.colnames), list(zip(*columns, strict=True)) if columns else []
 
