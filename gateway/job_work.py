@@ -42,7 +42,7 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: JobSt
                 if path.exists():
                     files[part] = path.read_bytes()
         uploads = load_uploads(tap.uploads, files, policy)
-        options = RunOptions(tap.partial, tap.allow_allsky, tap.run_id)
+        options = RunOptions(tap.partial, tap.allow_allsky, tap.run_id, fetch_whole=tap.fetch_whole)
         result = run_query(
             service,
             query,

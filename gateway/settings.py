@@ -83,6 +83,12 @@ class BackendConfig(BaseModel):
     datalink_id_prefix: str | None = Field(
         default=None, description="Dataset IDs (publisher DIDs) that datalink_url knows."
     )
+    table_rows: dict[str, int] = Field(
+        default_factory=dict,
+        description="Approximate row counts of this backend's tables by federated name "
+        "('*' for the others): a query that would fetch such a table whole is refused above "
+        "whole_fetch_max_rows unless the client sends FETCH_WHOLE=true.",
+    )
     max_concurrency: int = 4
     timeout_seconds: float = 60.0
     forward_authorization: bool = False
@@ -132,6 +138,14 @@ class GatewaySettings(BaseSettings):
     retention_hard: int = Field(default=30 * 86400, ge=0)
     max_concurrent_jobs: int = Field(default=4, ge=1)
     sync_timeout: int = Field(default=600, ge=1)
+    whole_fetch_max_rows: int = Field(
+        default=1_000_000,
+        ge=0,
+        title="Largest remote table fetched whole",
+        description="A query whose plan fetches a remote table whole (the backend takes "
+        "none of its conditions and no TOP) is refused when the table's row estimate "
+        "(backend table_rows) is above this, unless the client sends FETCH_WHOLE=true.",
+    )
     backends: list[BackendConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -52,7 +52,9 @@ async def sync_query(request: Request) -> Response:
                 uploads=uploads,
                 maxrec=tap.maxrec,
                 cancellation=cancellation,
-                options=RunOptions(tap.partial, tap.allow_allsky, tap.run_id),
+                options=RunOptions(
+                    tap.partial, tap.allow_allsky, tap.run_id, fetch_whole=tap.fetch_whole
+                ),
             )
         )
         media_type, chunks = render_result(

@@ -63,8 +63,20 @@ def test_soda_cutout_shows_the_brightest_dp1_object_at_its_position(
     ra, dec = objects["coord_ra"].to_numpy(), objects["coord_dec"].to_numpy()
     mag = objects["r_cModelMag"].to_numpy(zero_copy_only=False).astype(float)
     centre = SkyCoord(record["s_ra"] * u.deg, record["s_dec"] * u.deg)
-    near = SkyCoord(ra * u.deg, dec * u.deg).separation(centre).deg < 0.02
-    best = int(np.nanargmin(np.where(near, mag, np.nan)))
+    coords = SkyCoord(ra * u.deg, dec * u.deg)
+    near = np.flatnonzero(coords.separation(centre).deg < 0.03)
+    # An isolated bright object: nothing within 20 arcsec brighter than 4 mag fainter.
+    isolated = [
+        i
+        for i in near
+        if np.isfinite(mag[i])
+        and not np.any(
+            (coords.separation(coords[i]).arcsec < 20)
+            & (np.nan_to_num(mag, nan=99.0) < mag[i] + 4)
+            & (np.arange(mag.size) != i)
+        )
+    ]
+    best = min(isolated, key=lambda i: mag[i])
     brightest = {"coord_ra": ra[best], "coord_dec": dec[best], "r_cModelMag": mag[best]}
     assert brightest["r_cModelMag"] < 21  # bright enough to dominate the noise
     proc = links.get_first_proc()
