@@ -85,6 +85,7 @@ def explain_plan(
         f = plan.fragment
         lines.append(f"Fetch [{f.backend} ({f.kind})]")
         lines += _fragment_lines(f, "    ")
+        lines += [f"    fetched whole: {w.describe()}" for w in plan.whole]
         if f.local_query is not None:
             lines.append(f"Local (DuckDB over fragment.fetched): {to_adql(f.local_query)}")
         return "\n".join(lines)
@@ -103,9 +104,12 @@ def explain_plan(
         lines.append(f"- Fetch {scan.ref.label}: {where} [{scan.backend} ({scan.kind})]")
         if scan.fragment is not None:
             lines += _fragment_lines(scan.fragment, "    ")
+        whole = [w for w in plan.whole if w.label == scan.ref.label]
         if scan.depends is not None:
             choice = None if choices is None else choices.get(scan.ref.index)
             lines += _depends(scan, plan, choice, opts)
+        elif whole:
+            lines += [f"    fetched whole: {w.describe()}" for w in whole]
         elif scan.restricted:
             lines.append("    restricted by its own spatial condition")
     lines += [f"note: {note}" for note in plan.notes]

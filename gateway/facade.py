@@ -89,12 +89,13 @@ class Gateway:
         maxrec: int | None = None,
         partial: bool = False,
         allow_allsky: bool = False,
+        fetch_whole: bool = False,
     ) -> ExecuteResult:
         """Run ``adql``; ``maxrec`` defaults to the configured MAXREC default."""
         query = self._query(adql)
         tables = {name: _upload(name, value) for name, value in (uploads or {}).items()}
         limit = self.settings.maxrec_default if maxrec is None else maxrec
-        options = RunOptions(partial=partial, allow_allsky=allow_allsky)
+        options = RunOptions(partial=partial, allow_allsky=allow_allsky, fetch_whole=fetch_whole)
 
         def run() -> ExecuteResult:
             result = self.service.run_with_options(

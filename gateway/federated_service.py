@@ -129,7 +129,12 @@ class FederatedQueryService:
         executor_options: ExecutorOptions | None = None,
     ) -> None:
         self.settings = settings
-        self.options = options or FederationOptions()
+        self.options = FederationOptions(
+            **{
+                **_fields(options or FederationOptions()),
+                "whole_max_rows": settings.whole_fetch_max_rows,
+            }
+        )
         self.catalog = FederatedCatalog(settings)
         self._local_files = {
             t.name.lower(): t for b in settings.backends if b.kind == "local" for t in b.tables
@@ -196,6 +201,8 @@ class FederatedQueryService:
         fed = self.options
         if options is not None and options.allow_allsky:
             fed = FederationOptions(**{**_fields(fed), "allow_allsky": True})
+        if options is not None and options.fetch_whole:
+            fed = FederationOptions(**{**_fields(fed), "allow_whole": True})
         try:
             return plan_query(query, self.catalog, uploads=infos, options=fed, federate=federate)
         except AdqlSemanticError:

@@ -31,11 +31,13 @@ from gateway.federation_refs import (
     single_table_conjuncts,
     strip_qualifiers,
 )
+from gateway.federation_whole import WholeFetch, check_whole_fetches, whole_fetch
 from gateway.federation_xmatch import FederationOptions, XmatchEdge, detect_xmatch
 from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem, UnsupportedError
+from grammar.fold import fold_conditions
 from grammar.printer import to_adql
-from grammar.walk import and_of, iter_nodes, transform
+from grammar.walk import and_of, conjuncts, iter_nodes, transform
 from planners.negotiate import Fragment, negotiate
 from planners.sql_catalog import ColumnInfo
 from planners.tap import TapPlanner
@@ -121,6 +123,7 @@ class Plan:
     edges: tuple[XmatchEdge, ...] = ()
     uploads_pushed: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    whole: tuple[WholeFetch, ...] = ()
 
     @property
     def fragments(self) -> tuple[Fragment, ...]:
@@ -257,6 +260,8 @@ def plan_query(
         with no spatial restriction on either side (unless ``options.allow_allsky``).
     """
     options = options or FederationOptions()
+    # Cone and cross-match radii written as expressions (``1.0/3600``) read as literals.
+    query = fold_conditions(query)
     refs = collect_refs(query, _classify(catalog, uploads or {}))
     _unknown_tables(query, refs, catalog)
     remote = [r for r in refs if r.source == "remote"]
@@ -268,13 +273,34 @@ def plan_query(
     upload_names = tuple(
         dict.fromkeys(r.node.name.parts[1].name for r in refs if r.source == "upload")
     )
+    plan: Plan | None = None
     if len(backends) == 1 and not has_local and not federate:
         only = next(iter(backends))
         planner = catalog.planner(only)
-        single = _single_backend(query, planner, remote, upload_names)
-        if single is not None:
-            return single
-    return _federated(query, catalog, refs, tables, options)
+        plan = _single_backend(query, planner, remote, upload_names)
+    if plan is None:
+        plan = _federated(query, catalog, refs, tables, options)
+    whole = _whole_fetches(plan, remote, tables)
+    check_whole_fetches(whole, options.whole_max_rows, allowed=options.allow_whole)
+    return replace(plan, whole=whole)
+
+
+def _whole_fetches(
+    plan: Plan, remote: Sequence[Ref], tables: Mapping[int, CatalogTable | None]
+) -> tuple[WholeFetch, ...]:
+    """Every remote table the plan fetches whole (dependent scans are restricted at run time)."""
+    found: list[WholeFetch | None] = []
+    table = tables.get(remote[0].index) if len(remote) == 1 else None
+    if plan.mode == "single" and plan.fragment is not None and table is not None:
+        body = plan.query.body
+        offered = conjuncts(body.where) if isinstance(body, n.SelectQuery) else ()
+        ref = remote[0]
+        found.append(whole_fetch(ref.label, table, plan.fragment, offered, ref.node.span))
+    for scan in plan.scans:
+        if scan.fragment is not None and scan.table is not None and scan.depends is None:
+            label, span = scan.ref.label, scan.ref.node.span
+            found.append(whole_fetch(label, scan.table, scan.fragment, scan.conjuncts, span))
+    return tuple(f for f in found if f is not None)
 
 
 def _single_backend(
@@ -335,12 +361,7 @@ def _federated(
         scans.append(ScanPlan(ref, table, table.name_parts, conj, projection, fragment, restricted))
     scans = _dependencies(scans, edges, options)
     local, scans = _rename_duplicates(query, scans)
-    notes = tuple(
-        f"{s.ref.label}: no restriction of its own; fetched whole"
-        for s in scans
-        if s.ref.source == "remote" and not s.restricted and s.depends is None
-    )
-    return Plan("federated", query, local, scans=tuple(scans), edges=tuple(edges), notes=notes)
+    return Plan("federated", query, local, scans=tuple(scans), edges=tuple(edges))
 
 
 def _dependencies(

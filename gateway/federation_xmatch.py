@@ -79,6 +79,11 @@ class FederationOptions:
         Outer rows within this distance of a cluster's first row share one cone.
     bind_parallel
         Cone requests of one BindJoin in flight at once.
+    allow_whole
+        Fetch a remote table whole even above ``whole_max_rows`` (TAP parameter
+        ``FETCH_WHOLE=true``; see :mod:`gateway.federation_whole`).
+    whole_max_rows
+        Largest row estimate of a remote table fetched whole without the opt-in.
     """
 
     allow_allsky: bool = False
@@ -92,6 +97,8 @@ class FederationOptions:
     request_cost_rows: float = 20_000.0
     bind_cluster_deg: float = 0.1
     bind_parallel: int = 8
+    allow_whole: bool = False
+    whole_max_rows: int = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)

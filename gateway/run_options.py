@@ -1,7 +1,8 @@
 """Per-query options beyond the QueryService protocol: gateway extension parameters.
 
 ``PARTIAL=true`` (return the healthy part of a federated query, one INFO per failed backend),
-``XMATCH_ALLSKY=true`` (allow a federated positional cross-match with no spatial restriction)
+``XMATCH_ALLSKY=true`` (allow a federated positional cross-match with no spatial restriction),
+``FETCH_WHOLE=true`` (allow fetching a remote table whole above the configured row estimate)
 and the job's RUNID reach services that understand them through :func:`run_query`; other
 services (the local one) run the query as the protocol says.
 """
@@ -28,6 +29,8 @@ class RunOptions:
     allow_allsky: bool = False
     run_id: str | None = None
     authorization: str | None = None
+    fetch_whole: bool = False
+    """``FETCH_WHOLE=true``: allow fetching a remote table whole above the configured limit."""
 
 
 @runtime_checkable

@@ -44,6 +44,8 @@ class TapQueryParams:
     """Gateway extension ``PARTIAL=true``: answer with the healthy backends' part."""
     allow_allsky: bool = False
     """Gateway extension ``XMATCH_ALLSKY=true``: allow unrestricted federated cross-matches."""
+    fetch_whole: bool = False
+    """Gateway extension ``FETCH_WHOLE=true``: allow fetching a big remote table whole."""
 
 
 class ParamBag:
@@ -151,6 +153,7 @@ def query_params(bag: ParamBag, *, maxrec_default: int, maxrec_hard: int) -> Tap
         run_id=run_id,
         partial=parse_flag(bag, "PARTIAL"),
         allow_allsky=parse_flag(bag, "XMATCH_ALLSKY"),
+        fetch_whole=parse_flag(bag, "FETCH_WHOLE"),
     )
 
 

@@ -7,7 +7,9 @@ What is pushed, as decorators on the request:
   keys); ``LIKE`` on a text column -> ``col.like`` (not when the pattern holds ``*``, which
   MAST also reads as a wildcard).
 * ``CONTAINS(POINT(ra_col, dec_col), CIRCLE(...)) = 1`` on the table's own position columns
-  with ``r <= 0.5`` deg -> ``ra, dec, radius``.
+  with ``r <= 0.5`` deg -> ``ra, dec, radius``; so is ``DISTANCE(POINT(ra_col, dec_col),
+  POINT(...)) <= r`` (``< r`` too, keeping the open cone residual), and a BOX as the cone
+  through its corners (the box residual).
 * A larger circle, or a circle on other position columns: a **bounding box** of decorators on
   the point's columns plus the exact circle as residual. We chose the box over tiling
   because tiles overlap (rows would need de-duplication by key, and TOP could not be pushed
@@ -172,11 +174,17 @@ def _push(b: _Builder, cond: n.SearchCondition, columns: Sequence[ColumnInfo]) -
         return True
     circle = p.sky_circle(cond, columns)
     if circle is None:
-        return None
+        box = p.sky_box(cond, columns)
+        if box is None:
+            return None
+        circle = box.enclosing_cone()
     own = circle.lon.name == table.ra and circle.lat.name == table.dec
+    cone = (circle.ra, circle.dec, circle.radius)
+    if own and b.handle.cone == cone:
+        return None  # pushed in an earlier round as a superset; it stays residual
     if own and circle.radius <= MAX_RADIUS_DEG and b.handle.cone is None:
-        b.handle = replace(b.handle, cone=(circle.ra, circle.dec, circle.radius))
-        return True
+        b.handle = replace(b.handle, cone=cone)
+        return circle.exact
     return _push_box(b, circle)
 
 

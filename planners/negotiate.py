@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem, UnsupportedError
+from grammar.fold import fold_conditions
 from grammar.printer import to_adql
 from grammar.walk import and_of, conjuncts, iter_nodes, transform
 from planners.base import BackendRequest, Planner
@@ -182,6 +183,8 @@ def negotiate(planner: Planner[H], query: n.Query) -> Fragment:
     UnsupportedError
         Joins, subqueries, set operations and WITH: those are the federation planner's work.
     """
+    # A radius or bound written as ``1.0/3600`` must be pushed like the literal it is.
+    query = fold_conditions(query)
     select, ref = _single_select(query, planner.backend)
     handle = planner.scan(ref.name)
     columns = planner.columns(handle)

@@ -16,6 +16,7 @@ from typing import Literal
 from grammar import nodes as n
 from grammar.walk import NotALiteralError, literal_value
 from planners.sql_catalog import ColumnInfo
+from planners.sql_geometry import box_corners
 
 Op = Literal["=", "<>", "<", ">", "<=", ">="]
 
@@ -117,13 +118,20 @@ def like(cond: n.SearchCondition, columns: Sequence[ColumnInfo]) -> tuple[Column
 
 @dataclass(frozen=True, slots=True)
 class SkyCircle:
-    """``CONTAINS(POINT(lon_col, lat_col), CIRCLE(ra, dec, radius)) = 1``, degrees."""
+    """A cone over two catalogue columns, degrees.
+
+    Read from ``CONTAINS(POINT(lon_col, lat_col), CIRCLE(ra, dec, radius)) = 1`` and from
+    ``DISTANCE(POINT(lon_col, lat_col), POINT(ra, dec)) <= radius`` (``exact``), or from
+    ``DISTANCE(...) < radius`` and the cone around a BOX, which a backend's (closed) cone
+    only covers: ``exact`` is False and the conjunct must stay residual.
+    """
 
     lon: ColumnInfo
     lat: ColumnInfo
     ra: float
     dec: float
     radius: float
+    exact: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +192,127 @@ def _contains_args(
     return lon, lat, region
 
 
-def sky_circle(cond: n.SearchCondition, columns: Sequence[ColumnInfo]) -> SkyCircle | None:
-    """Read a point-in-circle conjunct over two catalogue columns and constant geometry.
+def _point_columns(
+    expr: n.ValueExpression, columns: Sequence[ColumnInfo]
+) -> tuple[ColumnInfo, ColumnInfo] | None:
+    if not isinstance(expr, n.Point) or not _frame_ok(expr.coord_sys):
+        return None
+    lon, lat = column_of(expr.lon, columns), column_of(expr.lat, columns)
+    return None if lon is None or lat is None else (lon, lat)
 
-    Both ``CIRCLE(ra, dec, r)`` and ``CIRCLE(POINT(ra, dec), r)`` are read; a negative
-    radius or a centre off the sphere is not a usable cone (None: it stays residual).
+
+def _cone(
+    lon: ColumnInfo, lat: ColumnInfo, exprs: Sequence[n.ValueExpression], *, exact: bool
+) -> SkyCircle | None:
+    values = _numbers(exprs)
+    if values is None:
+        return None
+    ra, dec, radius = values
+    if not -90.0 <= dec <= 90.0 or radius < 0.0 or not math.isfinite(ra):
+        return None
+    return SkyCircle(lon, lat, ra % 360.0, dec, radius, exact)
+
+
+_DISTANCE_OPS: dict[str, tuple[bool, bool]] = {
+    # op -> (DISTANCE on the left, closed bound)
+    "<": (True, False), "<=": (True, True), ">": (False, False), ">=": (False, True),
+}  # fmt: skip
+
+
+def distance_cone(cond: n.SearchCondition, columns: Sequence[ColumnInfo]) -> SkyCircle | None:
+    """Read ``DISTANCE(POINT(lon_col, lat_col), POINT(ra, dec)) < r`` as a cone.
+
+    ADQL 2.1's recommended cone form: ``<`` or ``<=``, written either way round
+    (``r > DISTANCE(...)``), with the points in either order or as four numbers
+    (``DISTANCE(lon_col, lat_col, ra, dec)``). ``<=`` is the closed cone (exact); ``<``
+    leaves out the boundary, so the cone is a superset and ``exact`` is False.
     """
+    if not isinstance(cond, n.ComparisonPredicate) or cond.op not in _DISTANCE_OPS:
+        return None
+    left_side, closed = _DISTANCE_OPS[cond.op]
+    call, bound = (cond.left, cond.right) if left_side else (cond.right, cond.left)
+    if not (isinstance(call, n.FunctionCall) and call.name == "DISTANCE"):
+        return None
+    args = call.args
+    if len(args) == 4:
+        args = (n.Point(None, args[0], args[1]), n.Point(None, args[2], args[3]))
+    if len(args) != 2:
+        return None
+    for probe, centre in ((args[0], args[1]), (args[1], args[0])):
+        own = _point_columns(probe, columns)
+        if own is not None and isinstance(centre, n.Point) and _frame_ok(centre.coord_sys):
+            return _cone(*own, [centre.lon, centre.lat, bound], exact=closed)
+    return None
+
+
+def _separation(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Great-circle distance in degrees (haversine)."""
+    r1, d1, r2, d2 = map(math.radians, (ra1, dec1, ra2, dec2))
+    h = math.sin((d2 - d1) / 2) ** 2 + math.cos(d1) * math.cos(d2) * math.sin((r2 - r1) / 2) ** 2
+    return math.degrees(2 * math.asin(min(1.0, math.sqrt(h))))
+
+
+@dataclass(frozen=True, slots=True)
+class SkyBox:
+    """``CONTAINS(POINT(lon_col, lat_col), BOX(ra, dec, width, height)) = 1``, degrees.
+
+    ``corners`` are the box's four corners (flat lon/lat, as the local engine reads a BOX:
+    a gnomonic rectangle about the centre, i.e. great-circle edges between the corners).
+    """
+
+    lon: ColumnInfo
+    lat: ColumnInfo
+    ra: float
+    dec: float
+    width: float
+    height: float
+    corners: tuple[float, ...]
+
+    def enclosing_cone(self) -> SkyCircle:
+        """The cone about the centre through the farthest corner: it holds the whole box.
+
+        A box narrower than a hemisphere is convex and so is a cap under 90 degrees, so the
+        cap holding the four corners holds the box; the margin absorbs rounding.
+        """
+        pairs = zip(self.corners[0::2], self.corners[1::2], strict=True)
+        radius = max(_separation(self.ra, self.dec, lon, lat) for lon, lat in pairs)
+        grown = radius * (1 + 1e-9) + 1e-9
+        return SkyCircle(self.lon, self.lat, self.ra, self.dec, grown, exact=False)
+
+
+def sky_box(cond: n.SearchCondition, columns: Sequence[ColumnInfo]) -> SkyBox | None:
+    """Read a point-in-box conjunct over two catalogue columns and a constant BOX."""
+    args = _contains_args(cond, columns)
+    if args is None or not isinstance(args[2], n.Box) or not _frame_ok(args[2].coord_sys):
+        return None
+    box = args[2]
+    centre = box.center
+    if not isinstance(centre, n.Coordinates) and not (
+        isinstance(centre, n.Point) and _frame_ok(centre.coord_sys)
+    ):
+        return None
+    values = _numbers([centre.lon, centre.lat, box.width, box.height])
+    if values is None:
+        return None
+    ra, dec, width, height = values
+    if not -90.0 <= dec <= 90.0 or not 0.0 < width < 180.0 or not 0.0 < height < 180.0:
+        return None
+    if not math.isfinite(ra):
+        return None
+    corners = tuple(box_corners(ra % 360.0, dec, width, height))
+    return SkyBox(args[0], args[1], ra % 360.0, dec, width, height, corners)
+
+
+def sky_circle(cond: n.SearchCondition, columns: Sequence[ColumnInfo]) -> SkyCircle | None:
+    """Read a cone conjunct over two catalogue columns and constant geometry.
+
+    ``CONTAINS`` with ``CIRCLE(ra, dec, r)`` or ``CIRCLE(POINT(ra, dec), r)``, and the
+    ``DISTANCE`` forms of :func:`distance_cone`; a negative radius or a centre off the sphere
+    is not a usable cone (None: it stays residual).
+    """
+    by_distance = distance_cone(cond, columns)
+    if by_distance is not None:
+        return by_distance
     args = _contains_args(cond, columns)
     if args is None or not isinstance(args[2], n.Circle) or not _frame_ok(args[2].coord_sys):
         return None
@@ -201,13 +324,7 @@ def sky_circle(cond: n.SearchCondition, columns: Sequence[ColumnInfo]) -> SkyCir
         exprs = [center.lon, center.lat]
     else:
         return None
-    values = _numbers([*exprs, circle.radius])
-    if values is None:
-        return None
-    ra, dec, radius = values
-    if not -90.0 <= dec <= 90.0 or radius < 0.0:
-        return None
-    return SkyCircle(args[0], args[1], ra % 360.0, dec, radius)
+    return _cone(args[0], args[1], [*exprs, circle.radius], exact=True)
 
 
 def sky_polygon(cond: n.SearchCondition, columns: Sequence[ColumnInfo]) -> SkyPolygon | None:

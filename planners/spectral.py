@@ -48,6 +48,9 @@ DEFAULT_BASE_URL = "https://datalab.noirlab.edu/spec"
 SPECTRUM_UDF = "gw_spectrum"
 TABLES = ("specobj", "specobjall")
 _DR7_OR_EARLIER = re.compile(r"sdss_dr[1-7]", re.IGNORECASE)
+ALL_ROWS = "specobjid IS NOT NULL"
+"""``cond`` when nothing is pushed: the service splices ``cond`` after ``WHERE`` (an empty
+one fails, spectro-ids.md A.4), and the key column is never NULL, so this selects every row."""
 
 
 def _col(name: str, datatype: str, unit: str | None = None, desc: str | None = None) -> ColumnInfo:
@@ -126,15 +129,22 @@ class SpecHandle:
         return text
 
 
-def _position(cond: n.SearchCondition) -> str | None:
+def _position(cond: n.SearchCondition) -> tuple[str, bool] | None:
+    """The q3c clause of a positional conjunct, and whether it is exact (else residual too)."""
     circle = p.sky_circle(cond, COLUMNS)
     if circle is not None and (circle.lon.name, circle.lat.name) == ("ra", "dec"):
         args = ",".join(p.number_text(v) for v in (circle.ra, circle.dec, circle.radius))
-        return f"q3c_radial_query(ra,dec,{args})"
+        return f"q3c_radial_query(ra,dec,{args})", circle.exact
     polygon = p.sky_polygon(cond, COLUMNS)
     if polygon is not None and (polygon.lon.name, polygon.lat.name) == ("ra", "dec"):
         vertices = ",".join(p.number_text(v) for v in polygon.vertices)
-        return f"q3c_poly_query(ra,dec,ARRAY[{vertices}])"
+        return f"q3c_poly_query(ra,dec,ARRAY[{vertices}])", True
+    box = p.sky_box(cond, COLUMNS)
+    if box is not None and (box.lon.name, box.lat.name) == ("ra", "dec"):
+        # The polygon of the box's corners; the box stays residual so that q3c's edge
+        # rounding never decides a row on the boundary.
+        vertices = ",".join(p.number_text(v) for v in box.corners)
+        return f"q3c_poly_query(ra,dec,ARRAY[{vertices}])", False
     return None
 
 
@@ -213,15 +223,19 @@ class SpectralPlanner:
         position, constraint, residual = list(h.position), list(h.constraint), []
         for cond in conjuncts:
             clause = _position(cond)
-            if clause is not None:
-                position.append(clause)
+            if clause is not None and clause[0] in position:
+                residual.append(cond)  # a superset pushed in an earlier round
+            elif clause is not None:
+                position.append(clause[0])
+                if not clause[1]:
+                    residual.append(cond)
             elif (signed := to_signed_domain(cond)) is not None and sc.pushable(
                 signed, _SIGNED_KINDS
             ):
                 constraint.append(sc.render(signed, _SPELLING))
             else:
                 residual.append(cond)
-        if len(residual) == len(conjuncts):
+        if position == list(h.position) and constraint == list(h.constraint):
             return None
         handle = replace(h, position=tuple(position), constraint=tuple(constraint))
         return Applied(handle, tuple(residual), guaranteed=not residual)
@@ -272,7 +286,7 @@ class SpectralPlanner:
             ("id", "" if h.spec_id is None else str(h.spec_id)),
             ("fields", ",".join(fields)),
             ("catalog", h.catalog),
-            ("cond", "" if h.spec_id is not None else h.cond()),
+            ("cond", "" if h.spec_id is not None else h.cond() or ALL_ROWS),
             ("context", h.context),
             ("profile", self.profile),
             ("debug", "False"),

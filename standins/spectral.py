@@ -115,7 +115,11 @@ class SpectralService:
             table = cat.table.filter(pc.equal(cat.table["specobjid"], key))
         else:
             cond = params.get("cond") or params.get("constraint") or ""
-            table = cat.select(cond, self._position(params))
+            position = self._position(params)
+            if "cond" in params and not cond.strip() and not position:
+                # The real service splices cond after WHERE: "SELECT ... WHERE " fails.
+                raise ParamError("syntax error at end of input: empty cond after WHERE")
+            table = cat.select(cond, position)
         return _csv(table.select(fields))
 
     @staticmethod

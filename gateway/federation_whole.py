@@ -1,0 +1,134 @@
+"""Whole-table fetches: saying when and why a remote table is fetched whole, and refusing big ones.
+
+A fragment whose backend took no filter and no row limit asks for every row of the table: the
+query put no condition on it, or only conditions the backend cannot evaluate (the gateway
+then filters the fetched rows). Against a real archive that is a catalogue download, so the
+federation planner names every such fetch in words (EXPLAIN) and refuses one whose row
+estimate is above ``whole_max_rows`` unless the client opts in with ``FETCH_WHOLE=true``.
+
+Row estimates come from the configuration (``table_rows`` of a backend: a row count per
+federated table name, ``"*"`` for the others); a table without an estimate is fetched (there is
+nothing to compare) and EXPLAIN says its size is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.catalog import CatalogTable
+from grammar import nodes as n
+from grammar.errors import AdqlError
+from grammar.printer import to_adql
+from planners.negotiate import Fragment
+
+__all__ = [
+    "WholeFetch",
+    "WholeFetchRefused",
+    "check_whole_fetches",
+    "row_estimate",
+    "whole_fetch",
+]
+
+OPT_IN = "FETCH_WHOLE=true"
+"""The TAP request parameter (gateway extension) that allows a refused whole fetch."""
+
+
+class WholeFetchRefused(AdqlError):
+    """A remote table would be fetched whole and is estimated above the configured limit."""
+
+    def __init__(self, fetch: WholeFetch, max_rows: int) -> None:
+        span = fetch.span
+        where = f" at line {span.line}, column {span.column}" if span.line else ""
+        message = (
+            f"{fetch.table}{where} would be fetched whole from backend '{fetch.backend}' "
+            f"(about {fetch.estimate or 0:,} rows, above the limit of {max_rows:,}): "
+            f"{fetch.reason}. Add a condition the backend can evaluate (a cone such as "
+            "CONTAINS(POINT(ra, dec), CIRCLE(ra0, dec0, r)) = 1, a range, TOP n), "
+            f"or opt in with {OPT_IN}"
+        )
+        super().__init__(message, span)
+        self.backend = fetch.backend
+
+
+@dataclass(frozen=True, slots=True)
+class WholeFetch:
+    """One remote table fetched whole: who, why, and how many rows that is thought to be."""
+
+    label: str
+    table: str
+    backend: str
+    kind: str
+    reason: str
+    estimate: int | None
+    span: n.Span
+
+    def describe(self) -> str:
+        """The fetch in words, for EXPLAIN."""
+        size = (
+            "row estimate unknown (set table_rows of the backend to have it checked)"
+            if self.estimate is None
+            else f"about {self.estimate:,} rows"
+        )
+        return (
+            f"{self.label}: {self.table} is fetched whole from {self.backend} ({self.kind}), "
+            f"{size}: {self.reason}"
+        )
+
+
+def row_estimate(table: CatalogTable) -> int | None:
+    """The configured row count of ``table`` (its own entry, else the backend's ``"*"``)."""
+    rows = {k.lower(): v for k, v in table.backend.table_rows.items()}
+    return rows.get(table.meta.table_name.lower(), rows.get("*"))
+
+
+def _is_whole(fragment: Fragment) -> bool:
+    return not any(p.startswith(("filter:", "limit:", "query:")) for p in fragment.pushed)
+
+
+def whole_fetch(
+    label: str,
+    table: CatalogTable,
+    fragment: Fragment,
+    offered: Sequence[n.SearchCondition],
+    span: n.Span,
+) -> WholeFetch | None:
+    """The whole fetch ``fragment`` makes, or None when the backend restricts it.
+
+    ``offered`` are the conjuncts the planner offered the backend (all stayed residual when
+    the fetch is whole): they say why.
+    """
+    if not _is_whole(fragment):
+        return None
+    if offered:
+        written = "; ".join(to_adql(c) for c in offered)
+        reason = (
+            f"the {fragment.kind} backend cannot evaluate its conditions ({written}), "
+            "so the gateway filters every row"
+        )
+    else:
+        reason = "no condition of the query restricts this table"
+    return WholeFetch(
+        label,
+        table.meta.table_name,
+        fragment.backend,
+        fragment.kind,
+        reason,
+        row_estimate(table),
+        span,
+    )
+
+
+def check_whole_fetches(fetches: Sequence[WholeFetch], max_rows: int, *, allowed: bool) -> None:
+    """Refuse the first fetch estimated above ``max_rows`` rows, unless ``allowed``.
+
+    Raises
+    ------
+    WholeFetchRefused
+        Naming the table, its estimate, the limit and the opt-in.
+    """
+    if allowed:
+        return
+    for fetch in fetches:
+        if fetch.estimate is not None and fetch.estimate > max_rows:
+            raise WholeFetchRefused(fetch, max_rows)
