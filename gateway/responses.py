@@ -9,6 +9,9 @@ from gateway.formats import resolve_format
 from gateway.query_service import QueryResult
 from gateway.votable import write_votable
 
+#: The INFO a federated answer carries for each backend that failed under PARTIAL=true.
+PARTIAL_INFO = "BACKEND_ERROR"
+
 
 def render_result(
     result: QueryResult,
@@ -26,10 +29,18 @@ def render_result(
     """
     fmt = resolve_format(response_format)
     infos = getattr(result, "infos", ())  # the federated service's backend INFOs
+    # A PARTIAL answer lacks a failed backend's rows: it ends in QUERY_STATUS=OVERFLOW (DALI:
+    # more rows exist than were returned), which clients act on (pyvo warns), after the
+    # BACKEND_ERROR INFOs that say which backend failed and why.
+    incomplete = any(info[0] == PARTIAL_INFO for info in infos)
+
+    def overflow() -> bool:
+        return result.overflow or incomplete
+
     result_links = links.for_result(result.columns) if links is not None else None
     if result_links is None:
         chunks = fmt.writer(
-            result.columns, result.batches, overflow=lambda: result.overflow, infos=infos,
+            result.columns, result.batches, overflow=overflow, infos=infos,
             query=query_text,
         )  # fmt: skip
         return fmt.media_type, chunks
@@ -39,7 +50,7 @@ def render_result(
             result.columns,
             batches,
             serialization="tabledata" if fmt.name == "votable/td" else "binary2",
-            overflow=lambda: result.overflow,
+            overflow=overflow,
             infos=infos,
             query=query_text,
             resources=result_links.resources(),
@@ -47,7 +58,7 @@ def render_result(
         )
     else:
         chunks = fmt.writer(
-            result.columns, batches, overflow=lambda: result.overflow, infos=infos,
+            result.columns, batches, overflow=overflow, infos=infos,
             query=query_text,
         )  # fmt: skip
     return fmt.media_type, chunks

@@ -181,7 +181,8 @@ class GatewaySettings(BaseSettings):
 def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings:
     """Read settings from a TOML file (if given), then the environment, then ``overrides``.
 
-    Relative table paths in the file are resolved against the file's directory.
+    Relative paths in the file (``data_dir`` and table paths) are resolved against the
+    file's directory, so a configuration means the same wherever the gateway is started.
     """
     data: dict[str, Any] = {}
     if path is not None:
@@ -190,6 +191,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings
         service = data.pop("service", {})
         data = {**service, **data}
         root = path.resolve().parent
+        if "data_dir" in data and not Path(data["data_dir"]).expanduser().is_absolute():
+            data["data_dir"] = str(root / data["data_dir"])
         for backend in data.get("backends", []):
             for table in backend.get("tables", []):
                 table_path = Path(table["path"])

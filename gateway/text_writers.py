@@ -15,9 +15,11 @@ JSON shape (streamed, keys in this order)::
      "data": [[cell, ...], ...],
      "overflow": false}
 
-Unset metadata attributes are left out. Cells are JSON numbers, strings, ``true``/``false``,
-arrays (``[1.0,2.0]``) or ``null``; non-finite floats become ``null``. ``overflow`` comes
-last because it is only known once the rows are exhausted.
+``unit`` and ``description`` are always present (``null`` when unset): astroquery's JSON
+reader indexes both. Other unset attributes are left out. Cells are JSON numbers, strings,
+``true``/``false``, arrays (``[1.0,2.0]``) or ``null``; non-finite floats become ``null``.
+``overflow`` comes last because it is only known once the rows are exhausted; it is also true
+for a ``PARTIAL=true`` answer that lacks a failed backend's rows.
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ def write_json(
     bytes
         The metadata, one chunk per non-empty batch, then the closing members.
     """
-    metadata = json.dumps([meta_as_json(meta) for meta in columns], ensure_ascii=False)
+    metadata = json.dumps([_json_meta(meta) for meta in columns], ensure_ascii=False)
     yield f'{{"metadata":{metadata},\n"data":['.encode()
     first = True
     for batch in batches:
@@ -151,6 +153,18 @@ def write_json(
             first = False
     flag = "true" if overflowed(overflow) else "false"
     yield f'\n],\n"overflow":{flag}}}\n'.encode()
+
+
+_JSON_KEYS: Final = (
+    "name", "datatype", "arraysize", "xtype", "unit", "ucd", "utype", "description",
+)  # fmt: skip
+_JSON_ALWAYS: Final = frozenset({"unit", "description"})
+
+
+def _json_meta(meta: ColumnMeta) -> dict[str, object]:
+    """One ``metadata`` member: the attributes that are set, plus ``unit`` and ``description``."""
+    present = meta_as_json(meta)
+    return {key: present.get(key) for key in _JSON_KEYS if key in present or key in _JSON_ALWAYS}
 
 
 def _delimited_cells(array: pa.Array | pa.ChunkedArray, meta: ColumnMeta, *, csv: bool) -> pa.Array:

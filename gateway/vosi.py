@@ -29,6 +29,14 @@ VOSI_TABLES_NS = "http://www.ivoa.net/xml/VOSITables/v1.0"
 VR_NS = "http://www.ivoa.net/xml/VOResource/v1.0"
 VS_NS = "http://www.ivoa.net/xml/VODataService/v1.1"
 TR_NS = "http://www.ivoa.net/xml/TAPRegExt/v1.0"
+#: ESA's TAP+ extension namespace. astroquery's ``TapPlus`` reads every ``column`` element's
+#: ``esatapplus:flags`` attribute unconditionally (a KeyError without it). VODataService lets
+#: ``vs:BaseParam`` carry attributes of other namespaces, but its wildcard is strict, so a
+#: validator without ESA's schema (taplint: E-TMV-BENV) rejects them: the attribute is only
+#: written when asked for (``tap_plus=True``).
+ESATAPPLUS_NS = "http://esa.int/xml/EsaTapPlus"
+#: TAP+ column flags are an ESA bit mask (ra, dec, magnitude, ... roles); we claim none.
+ESATAPPLUS_NO_FLAGS = "0"
 
 TAPREGEXT = "ivo://ivoa.net/std/TAPRegExt"
 FEATURES_ADQLGEO = f"{TAPREGEXT}#features-adqlgeo"
@@ -265,7 +273,9 @@ def capabilities_xml(
 # -- tables ------------------------------------------------------------------------------
 
 
-def _table(parent: ET.Element, tag: str, table: TableMeta, detail: Literal["min", "max"]) -> None:
+def _table(
+    parent: ET.Element, tag: str, table: TableMeta, detail: Literal["min", "max"], tap_plus: bool
+) -> None:
     el = _sub(parent, tag, type="output")
     _sub(el, "name", table.table_name)
     if table.description is not None:
@@ -276,6 +286,8 @@ def _table(parent: ET.Element, tag: str, table: TableMeta, detail: Literal["min"
         return
     for col in table.columns:
         c = _sub(el, "column", **({"std": "true"} if col.std else {}))
+        if tap_plus:
+            c.set("esatapplus:flags", ESATAPPLUS_NO_FLAGS)
         _sub(c, "name", col.name)
         for tag_name, value in (
             ("description", col.description),
@@ -310,15 +322,23 @@ def _table(parent: ET.Element, tag: str, table: TableMeta, detail: Literal["min"
             _sub(fk, "utype", key.utype)
 
 
-def _tables_root(tag: str) -> ET.Element:
-    return ET.Element(
+def _tables_root(tag: str, tap_plus: bool) -> ET.Element:
+    root = ET.Element(
         f"vosi:{tag}", {"xmlns:vosi": VOSI_TABLES_NS, "xmlns:vs": VS_NS, "xmlns:xsi": XSI_NS}
     )
+    if tap_plus:
+        root.set("xmlns:esatapplus", ESATAPPLUS_NS)
+    return root
 
 
-def tableset_xml(schemas: Sequence[SchemaMeta], detail: Literal["min", "max"]) -> bytes:
-    """``vosi:tableset`` for ``GET /tables``; ``detail="min"`` omits columns and keys."""
-    root = _tables_root("tableset")
+def tableset_xml(
+    schemas: Sequence[SchemaMeta], detail: Literal["min", "max"], *, tap_plus: bool = False
+) -> bytes:
+    """``vosi:tableset`` for ``GET /tables``; ``detail="min"`` omits columns and keys.
+
+    ``tap_plus`` adds the ``esatapplus:flags`` column attribute astroquery's TapPlus needs.
+    """
+    root = _tables_root("tableset", tap_plus)
     for schema in schemas:
         s = _sub(root, "schema")
         _sub(s, "name", schema.name)
@@ -327,22 +347,22 @@ def tableset_xml(schemas: Sequence[SchemaMeta], detail: Literal["min", "max"]) -
         if schema.utype is not None:
             _sub(s, "utype", schema.utype)
         for table in schema.tables:
-            _table(s, "table", table, detail)
+            _table(s, "table", table, detail, tap_plus)
     return _serialize(root)
 
 
-def table_xml(table: TableMeta) -> bytes:
-    """``vosi:table`` with full detail for ``GET /tables/{name}``."""
-    root = _tables_root("table")
-    _table_into(root, table)
+def table_xml(table: TableMeta, *, tap_plus: bool = False) -> bytes:
+    """``vosi:table`` with full detail for ``GET /tables/{name}`` (``tap_plus``: see above)."""
+    root = _tables_root("table", tap_plus)
+    _table_into(root, table, tap_plus)
     return _serialize(root)
 
 
-def _table_into(root: ET.Element, table: TableMeta) -> None:
+def _table_into(root: ET.Element, table: TableMeta, tap_plus: bool) -> None:
     # The vosi:table root *is* the vs:Table element, so render a scratch table and move
     # its attributes and children onto the root.
     scratch = ET.Element("scratch")
-    _table(scratch, "table", table, "max")
+    _table(scratch, "table", table, "max", tap_plus)
     (rendered,) = list(scratch)
     root.attrib.update(rendered.attrib)
     root.extend(list(rendered))

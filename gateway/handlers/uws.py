@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -19,7 +19,7 @@ from gateway.handlers.common import (
 from gateway.jobs import Job, JobParameter, JobPhaseError, Phase
 from gateway.request_params import read_request_params
 from gateway.tap_params import ParamBag, TapUsageError
-from gateway.uws_xml import job_list_xml, job_xml, parameters_xml, results_xml
+from gateway.uws_xml import format_time, job_list_xml, job_xml, parameters_xml, results_xml
 from gateway.votable import error_votable
 
 router = APIRouter(prefix="/async")
@@ -117,6 +117,10 @@ async def create_job(request: Request) -> Response:
         execution_duration=duration,
         destruction=None,
     )
+    # Without DESTRUCTION the job lives for the advertised default retention period.
+    if destruction is None and state.settings.retention_default:
+        retention = timedelta(seconds=state.settings.retention_default)
+        destruction = job.creation_time + retention
     if destruction is not None:
         _set_destruction(state, job, destruction)
     _save_uploads(state, job.job_id, params.files)
@@ -220,7 +224,7 @@ def _execution_duration(state: GatewayState, value: str) -> int:
 @router.get("/{job_id}/destruction", summary="When the job will be destroyed")
 async def get_destruction(job_id: str, request: Request) -> Response:
     job = _job_or_404(gateway_state(request), job_id)
-    text = job.destruction.strftime("%Y-%m-%dT%H:%M:%S.000Z") if job.destruction else ""
+    text = format_time(job.destruction) if job.destruction else ""
     return Response(text, media_type=TEXT)
 
 
@@ -259,7 +263,11 @@ async def get_error(job_id: str, request: Request) -> Response:
     job = _job_or_404(gateway_state(request), job_id)
     if job.error is None:
         raise JobNotFoundError(f"job {job_id} has no error")
-    return Response(error_votable(job.error.message), media_type="application/x-votable+xml")
+    return _error_document(job.error.message)
+
+
+def _error_document(message: str) -> Response:
+    return Response(error_votable(message), media_type="application/x-votable+xml")
 
 
 @router.get("/{job_id}/parameters", summary="The job's parameters")
@@ -294,6 +302,11 @@ async def get_result(job_id: str, result_id: str, request: Request) -> Response:
         if result.result_id == result_id:
             path = state.jobs.result_path(job_id, result_id)
             return FileResponse(path, media_type=result.mime_type)
+    if job.phase is Phase.ERROR and job.error is not None and result_id == "result":
+        # What a failed query produced is its error document, as from /error. astroquery's
+        # TapPlus fetches results/result before it looks at the phase: a 404 there hid the
+        # message, and it cannot follow a redirect (it sends the absolute URL as the path).
+        return _error_document(job.error.message)
     raise JobNotFoundError(f"job {job_id} has no result {result_id!r}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -9,6 +11,7 @@ from fastapi.responses import Response
 
 from gateway.examples import examples_xhtml
 from gateway.handlers.common import XML, ResourceNotFoundError, gateway_state
+from gateway.table_meta import SchemaMeta
 from gateway.tap_params import ParamBag, TapUsageError
 from gateway.vosi import availability_xml, capabilities_xml, table_xml, tableset_xml
 
@@ -37,14 +40,51 @@ async def availability(request: Request) -> Response:
     )
 
 
-@router.get("/tables", summary="VOSI tables (detail=min|max)")
+@router.get("/tables", summary="VOSI tables (detail=min|max; tables=a.b,c.d selects tables)")
 async def tables(request: Request) -> Response:
     state = gateway_state(request)
-    detail = (ParamBag(request.query_params.multi_items()).one("DETAIL") or "max").lower()
+    bag = ParamBag(request.query_params.multi_items())
+    detail = (bag.one("DETAIL") or "max").lower()
     if detail not in {"min", "max"}:
         raise TapUsageError(f"detail must be min or max, not {detail!r}")
-    level: Literal["min", "max"] = "min" if detail == "min" else "max"
-    return Response(tableset_xml(state.service.schemas(), level), media_type=XML)
+    # astroquery's TapPlus asks for names only with ESA's only_tables=true.
+    names_only = detail == "min" or (bag.one("ONLY_TABLES") or "").lower() == "true"
+    level: Literal["min", "max"] = "min" if names_only else "max"
+    schemas = state.service.schemas()
+    wanted = bag.one("TABLES")
+    if wanted is not None:
+        schemas = _select_tables(schemas, wanted)
+    tap_plus = wanted is not None or _is_tap_plus(request, bag)
+    return Response(tableset_xml(schemas, level, tap_plus=tap_plus), media_type=XML)
+
+
+def _is_tap_plus(request: Request, bag: ParamBag) -> bool:
+    """Whether the client reads ESA's TAP+ dialect of VOSI tables (see gateway.vosi).
+
+    astroquery's TapPlus fetches metadata with bare ``http.client`` requests: no User-Agent
+    (every browser, STILTS, pyvo, curl and httpx send one), or with TAP+ parameters.
+    """
+    return "user-agent" not in request.headers or bag.one("ONLY_TABLES") is not None
+
+
+def _select_tables(schemas: Sequence[SchemaMeta], wanted: str) -> list[SchemaMeta]:
+    """Only the tables named in ``wanted`` (comma-separated, any case), in their schemas.
+
+    ESA's TAP+ extension: astroquery's ``TapPlus.load_table`` reads the first table of
+    ``/tables?tables=schema.table``. A name that matches nothing is a 404.
+    """
+    names = {name.strip().lower() for name in wanted.split(",") if name.strip()}
+    selected: list[SchemaMeta] = []
+    found: set[str] = set()
+    for schema in schemas:
+        kept = tuple(t for t in schema.tables if t.table_name.lower() in names)
+        found.update(t.table_name.lower() for t in kept)
+        if kept:
+            selected.append(replace(schema, tables=kept))
+    missing = sorted(names - found)
+    if missing:
+        raise TableNotFoundError(f"no table {', '.join(map(repr, missing))}")
+    return selected
 
 
 @router.get("/tables/{table_name}", summary="VOSI table: one table in full detail")
@@ -54,7 +94,8 @@ async def one_table(table_name: str, request: Request) -> Response:
     for schema in state.service.schemas():
         for table in schema.tables:
             if table.table_name.lower() == wanted:
-                return Response(table_xml(table), media_type=XML)
+                body = table_xml(table, tap_plus=_is_tap_plus(request, ParamBag()))
+                return Response(body, media_type=XML)
     raise TableNotFoundError(f"no table {table_name!r}")
 
 

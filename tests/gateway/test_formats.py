@@ -138,7 +138,9 @@ def test_json_shape_and_values():
         "arraysize": "2",
         "xtype": "point",
         "unit": "deg",
+        "description": None,  # always present, like unit: astroquery's reader indexes both
     }
+    assert doc["metadata"][0]["unit"] is None
     assert doc["data"] == [
         [1, 1.5, True, 'a,"b"', [1.0, 2.0], "1970-01-01T00:00:00.000", "tab\there"],
         [2, None, None, "", None, None, "line\nbreak"],

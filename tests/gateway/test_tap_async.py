@@ -265,6 +265,21 @@ def test_job_list_filters(tap_service: TapService) -> None:
 # ------------------------------------------------------------------ job properties
 
 
+def test_destruction_defaults_to_the_advertised_retention(tap_service: TapService) -> None:
+    caps = ET.fromstring(httpx.get(f"{tap_service.url}/capabilities", timeout=10).content)
+    retention = caps.find(".//retentionPeriod/default")
+    assert retention is not None
+    seconds = int(retention.text or "")
+    url = create_job(tap_service.url, LANG="ADQL", QUERY=COUNT_BRIGHT)
+    root = job_document(url)
+    created = datetime.fromisoformat(root.findtext(f"{UWS_NS}creationTime") or "")
+    destruction = datetime.fromisoformat(root.findtext(f"{UWS_NS}destruction") or "")
+    assert destruction - created == timedelta(seconds=seconds)
+    assert httpx.get(f"{url}/destruction", timeout=10).text.strip() == root.findtext(
+        f"{UWS_NS}destruction"
+    )
+
+
 def test_execution_duration_and_destruction(tap_service: TapService) -> None:
     url = create_job(tap_service.url, LANG="ADQL", QUERY=COUNT_BRIGHT)
     assert httpx.get(f"{url}/executionduration", timeout=10).text.strip() == "60"
@@ -348,7 +363,12 @@ def test_failed_job_has_an_error_document(tap_service: TapService) -> None:
     response = httpx.get(f"{url}/error", timeout=10)
     assert response.status_code == 200
     assert "line 2" in error_message(response.content)
-    assert httpx.get(f"{url}/results/result", timeout=10).status_code == 404
+    # results/result of a failed job is the same error document (astroquery reads it there)
+    result = httpx.get(f"{url}/results/result", timeout=10)
+    assert result.status_code == 200
+    assert result.content == response.content
+    assert root.find(f"{UWS_NS}results/{UWS_NS}result") is None
+    assert httpx.get(f"{url}/results/other", timeout=10).status_code == 404
 
 
 def test_job_without_query_fails_at_run_time(tap_service: TapService) -> None:

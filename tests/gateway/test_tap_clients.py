@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import gc
+import http.client
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import numpy as np
 import pytest
 import pyvo
+import requests
 from astropy.table import Table
 from astroquery.utils.tap.core import TapPlus
 
@@ -239,3 +243,65 @@ def test_astroquery_async_upload_without_autorun(tap_service: TapService, tap_pl
         ).get_results()
     )
     assert _pairs(table) == _upload_pairs(tap_service)
+
+
+def test_astroquery_load_tables(tap_plus) -> None:
+    tables = with_timeout(tap_plus.load_tables)
+    names = [t.get_qualified_name() for t in tables]
+    assert "demo.stars" in names
+    assert "TAP_SCHEMA.columns" in names
+    stars = next(t for t in tables if t.get_qualified_name() == "demo.stars")
+    assert [c.name for c in stars.columns] == ["id", "ra", "dec", "gmag", "flags", "name"]
+
+
+def test_astroquery_load_table(tap_plus) -> None:
+    # TapPlus asks /tables?tables=demo.stars and reads the first table of the answer.
+    table = with_timeout(lambda: tap_plus.load_table("TAP_SCHEMA.columns"))
+    assert table.get_qualified_name() == "TAP_SCHEMA.columns"
+    stars = with_timeout(lambda: tap_plus.load_table("demo.stars"))
+    columns = {c.name: c for c in stars.columns}
+    assert list(columns) == ["id", "ra", "dec", "gmag", "flags", "name"]
+    assert columns["ra"].unit == "deg"
+    assert columns["gmag"].description == "g magnitude; NULL where not measured"
+
+
+def test_astroquery_load_unknown_table_names_it(tap_plus) -> None:
+    with pytest.raises(requests.exceptions.HTTPError, match=r"nosuch\.table"):
+        with_timeout(lambda: tap_plus.load_table("nosuch.table"))
+
+
+def test_astroquery_async_error_shows_the_message(tap_plus) -> None:
+    # TapPlus reads results/result before the phase; the failed job's error document must
+    # come back from there (a redirect to /error) and its message reach the user.
+    with pytest.raises(SystemError, match="nosuchcolumn"):
+        with_timeout(lambda: tap_plus.launch_job_async("SELECT nosuchcolumn FROM demo.stars"))
+
+
+def test_astroquery_json_output(tap_service: TapService, tap_plus) -> None:
+    table = with_timeout(lambda: tap_plus.launch_job(CONE, output_format="json").get_results())
+    assert [int(i) for i in table["id"]] == _cone_ids(tap_service)
+    expected = tap_service.stars.ra[_cone_ids(tap_service)]
+    np.testing.assert_allclose(np.asarray(table["ra"], dtype=float), expected, rtol=0, atol=1e-12)
+    assert str(table["ra"].unit) == "deg"
+    assert table["id"].unit is None
+
+
+def test_tables_dialect_follows_the_client(tap_service: TapService) -> None:
+    # Clients that say who they are get the plain VOSI document taplint validates; bare
+    # http.client requests (TapPlus) and TAP+ parameters get ESA's column flags.
+    plain = httpx.get(f"{tap_service.url}/tables", timeout=30)
+    assert plain.status_code == 200
+    assert b"esatapplus" not in plain.content
+    parts = urlsplit(tap_service.url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        conn.request("GET", f"{parts.path}/tables")
+        bare = conn.getresponse()
+        body = bare.read()
+    finally:
+        conn.close()
+    assert bare.status == 200
+    assert body.count(b'esatapplus:flags="0"') == plain.content.count(b"<column")
+    selected = httpx.get(f"{tap_service.url}/tables", params={"tables": "demo.stars"}, timeout=30)
+    assert selected.content.count(b"<table ") == 1
+    assert b"esatapplus:flags" in selected.content

@@ -269,3 +269,25 @@ def test_single_table_document(tmp_path):
     assert [c.tag for c in root][:3] == ["name", "description", "column"]
     assert len(root.findall("column")) == 3
     xsd_validate(tmp_path, data)
+
+
+ESA_FLAGS = f"{{{vosi.ESATAPPLUS_NS}}}flags"
+
+
+def test_tableset_tap_plus_dialect_flags_every_column():
+    # astroquery's TapPlus reads esatapplus:flags of every column with a non-namespace-aware
+    # SAX parser: the literal prefix matters, not just the namespace.
+    data = vosi.tableset_xml(SCHEMAS, "max", tap_plus=True)
+    assert b'xmlns:esatapplus="http://esa.int/xml/EsaTapPlus"' in data
+    assert data.count(b'esatapplus:flags="0"') == 4
+    columns = ET.fromstring(data).findall(".//column")
+    assert len(columns) == 4
+    assert all(c.get(ESA_FLAGS) == "0" for c in columns)
+    single = vosi.table_xml(OBJ, tap_plus=True)
+    assert single.count(b'esatapplus:flags="0"') == 3
+
+
+def test_standard_tables_documents_carry_no_tap_plus_attribute():
+    # VODataService's attribute wildcard is strict: taplint rejects unknown-namespace ones.
+    for data in (vosi.tableset_xml(SCHEMAS, "max"), vosi.table_xml(OBJ)):
+        assert b"esatapplus" not in data
