@@ -12,7 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from gateway.handlers import datalink, sync, translate, uws, vosi
-from gateway.handlers.common import TEXT, GatewayState
+from gateway.handlers.common import GatewayState
+from gateway.handlers.web import mount_web
 from gateway.job_runner import JobRunner
 from gateway.job_work import make_job_work
 from gateway.jobs import SqliteJobStore
@@ -101,11 +102,7 @@ def create_app(
     for error_class in (ValueError, LookupError, RuntimeError, OSError):
         app.add_exception_handler(error_class, _fault)
 
-    @app.get(prefix or "/", include_in_schema=False)
-    async def _root() -> Response:
-        return Response(
-            f"{settings.service_title}: TAP 1.1 service; see {settings.base_url}/capabilities\n",
-            media_type=TEXT,
-        )
+    # The query page at the base path (and redirects to it from "/" and the bare base path).
+    mount_web(app, prefix)
 
     return app

@@ -34,6 +34,7 @@ from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine
 from gateway.engine import QueryResult as EngineResult
 from gateway.errors import ResourceLimitError
+from gateway.example_catalog import runnable_examples
 from gateway.examples import Example
 from gateway.executor import Executor, ExecutorOptions
 from gateway.federation import ROWS_TABLE, Plan, plan_query
@@ -174,15 +175,8 @@ class FederatedQueryService:
         return self._schemas
 
     def examples(self) -> Sequence[Example]:
-        """Example queries over the federated tables."""
-        return [
-            Example(
-                "Tables of this service",
-                "Every table TAP_SCHEMA describes, with its description.",
-                "SELECT table_name, description FROM TAP_SCHEMA.tables ORDER BY table_name",
-                ("TAP_SCHEMA.tables",),
-            )
-        ]
+        """The known example queries whose tables and columns this federation serves."""
+        return runnable_examples(self.schemas())
 
     # ------------------------------------------------------------------ planning
 

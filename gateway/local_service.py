@@ -16,6 +16,7 @@ from gateway.arrow_types import column_meta_from_arrow, field_metadata
 from gateway.cancellation import Cancellation
 from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine, QueryResult
+from gateway.example_catalog import runnable_examples
 from gateway.examples import Example
 from gateway.settings import ColumnOverride, GatewaySettings, LocalTable
 from gateway.table_files import file_schema
@@ -78,7 +79,8 @@ class LocalQueryService:
             own = next(t for t in tap_schema.meta.tables if t.table_name.lower().endswith(name))
             self._engine.add_table(("TAP_SCHEMA", name), data, own.columns)
         self._schemas = tuple(tap_schema.schemas)
-        self._examples = tuple(_default_examples(metas))
+        # The known examples this service can run, then a first look at its own tables.
+        self._examples = (*runnable_examples(self._schemas), *_default_examples(metas))
 
     def schemas(self) -> Sequence[SchemaMeta]:
         """Configured schemas plus TAP_SCHEMA."""
@@ -124,14 +126,7 @@ def _with_metadata(upload: UploadedTable) -> pa.Table:
 
 
 def _default_examples(tables: Sequence[TableMeta]) -> list[Example]:
-    examples = [
-        Example(
-            "Tables of this service",
-            "Every table TAP_SCHEMA describes, with its description.",
-            "SELECT table_name, description FROM TAP_SCHEMA.tables ORDER BY table_name",
-            ("TAP_SCHEMA.tables",),
-        )
-    ]
+    examples = []
     for table in tables[:3]:
         first = table.columns[0].name if table.columns else "*"
         examples.append(

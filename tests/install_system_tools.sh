@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system tools the interop tests drive: STILTS (taplint, tapquery, tapskymatch,
-# votlint), PostgreSQL 15 with pgSphere (started on 127.0.0.1 for the pgSphere tests) and GAVO
+# votlint), Chromium (the query page's tests, tests/gateway/test_web_browser.py), PostgreSQL 15
+# with pgSphere (started on 127.0.0.1 for the pgSphere tests) and GAVO
 # DaCHS (an external TAP backend on 127.0.0.1:${DACHS_PORT:-8089}, tests/gateway/test_dachs_backend.py).
 # Does nothing that is already done; needs root (CI runs as root).
 set -euo pipefail
@@ -13,6 +14,12 @@ export DEBIAN_FRONTEND=noninteractive
 if ! command -v stilts >/dev/null 2>&1; then
   apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
   apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends stilts >/dev/null
+fi
+# Debian's Chromium for the query page's browser tests (Playwright drives it; never
+# `playwright install`, which downloads a browser build).
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends chromium >/dev/null
 fi
 # DaCHS first: it pins the shared PostgreSQL cluster 15/main to port 5432 (DaCHS needs that), which
 # install_postgres.sh then finds running. About 80 s from clean, under a second when running.

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from gateway.demo_config import DemoPorts, federation_config, rsp_config, write_config
 from gateway.engine import LocalEngine
 from gateway.serve import build_app
-from gateway.settings import BackendConfig, GatewaySettings, LocalTable
+from gateway.settings import BackendConfig, GatewaySettings, LocalTable, load_settings
 from standins.data import DemoData
 from standins.hsc import BASE_PATH, create_hsc_app
 from standins.sia import create_sia_app
@@ -184,3 +185,25 @@ def serve_switchable(kind: str, demo: DemoData, data_dir: Path) -> Iterator[tupl
     switch = SwitchableBackend(healthy)
     with serve_app(switch, sock=sock, lifespan="on") as url:
         yield url + suffix, switch
+
+
+@contextlib.contextmanager
+def serve_demo_gateway(demo: DemoData, work: Path) -> Iterator[DemoPorts]:
+    """The demo federation in this process, configured by the demo's own configuration files.
+
+    The same stand-ins, ``rsp`` instance (with the shipped column metadata) and federating
+    gateway as ``adql-gateway demo`` starts, each under uvicorn on its loopback port; yields
+    the ports (``tap_url`` is the federating gateway).
+    """
+    socks = {name: reserve_port() for name in ("main", "hsc", "sia", "spectral", "rsp")}
+    ports = DemoPorts(**{name: sock.getsockname()[1] for name, sock in socks.items()})
+    rsp = load_settings(write_config(work / "rsp.toml", rsp_config(demo, ports.rsp, work)))
+    main = load_settings(write_config(work / "federation.toml", federation_config(ports, work)))
+    with (
+        serve_app(create_hsc_app(demo), sock=socks["hsc"]),
+        serve_app(create_sia_app(demo), sock=socks["sia"]),
+        serve_app(create_spectral_app(demo), sock=socks["spectral"]),
+        serve_app(build_app(rsp), sock=socks["rsp"], lifespan="on"),
+        serve_app(build_app(main), sock=socks["main"], lifespan="on"),
+    ):
+        yield ports
