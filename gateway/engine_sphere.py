@@ -18,6 +18,9 @@ Every test here therefore decides "on the boundary" with the same small angular 
   the other if all its vertices are and no edges cross transversally. (A degenerate case is
   not detected: an edge leaving the other polygon exactly through two of its vertices.)
 
+Areas and centroids sum the signed spherical excess of a triangle fan (Van Oosterom &
+Strackee's formula for each triangle), weighting each triangle's centroid direction by it.
+
 Polygons must fit in the hemisphere around their vertex centroid (the interior is the side
 not containing its antipode, whatever the winding); others raise :class:`ValueError`.
 """
@@ -36,6 +39,7 @@ TOLERANCE_DEG = 1e-9
 """Points this close to a region's boundary (3.6 micro-arcseconds) are on it, so inside."""
 
 TOLERANCE = math.radians(TOLERANCE_DEG)
+_SIN_TOLERANCE = math.sin(TOLERANCE)
 
 
 def unit(lon_deg: Floats, lat_deg: Floats) -> Floats:
@@ -79,6 +83,9 @@ class Polygon:
         self._after_start = np.cross(self._normals, self.vertices)
         self._before_end = np.cross(ends, self._normals)
         self._ends = ends
+        # A cap around the centre holding every vertex holds the polygon (caps under 90° are
+        # convex), so far-apart caps prove two polygons disjoint without testing edges.
+        self.cap = float(angle(self.vertices, self.centre[None, :]).max())
 
     def _project(self, v: Floats) -> Floats:
         depth = v @ self.centre
@@ -118,7 +125,12 @@ class Polygon:
 
     def contains_points(self, p: Floats) -> Bools:
         """Closed point-in-polygon."""
-        return self.strictly_inside(p) | (self.boundary_distance(p) <= TOLERANCE)
+        inside = self.strictly_inside(p)
+        # Only points within the tolerance of an edge's great circle can be on an edge.
+        near = ~inside & np.any(np.abs(p @ self._normals.T) <= _SIN_TOLERANCE, axis=1)
+        if near.any():
+            inside[near] = self.boundary_distance(p[near]) <= TOLERANCE
+        return inside
 
     def distance(self, p: Floats) -> Floats:
         """Angle (rad) from each point to the closed region (0 inside)."""
@@ -142,8 +154,14 @@ class Polygon:
 
         return bool(np.any(inside_arcs(x) | inside_arcs(-x)))
 
+    def _apart(self, other: Polygon) -> bool:
+        gap = float(angle(self.centre, other.centre)) - self.cap - other.cap
+        return self.cap < math.pi / 2 and other.cap < math.pi / 2 and gap > TOLERANCE
+
     def intersects(self, other: Polygon) -> bool:
         """Whether the closed polygons share a point."""
+        if self._apart(other):
+            return False
         return bool(
             np.any(other.contains_points(self.vertices))
             or np.any(self.contains_points(other.vertices))
@@ -152,6 +170,8 @@ class Polygon:
 
     def within(self, other: Polygon) -> bool:
         """Whether this polygon lies inside the closed ``other``."""
+        if self._apart(other):
+            return False
         return bool(np.all(other.contains_points(self.vertices)) and not self.crosses(other))
 
 
@@ -169,3 +189,31 @@ def circle_within(poly: Polygon, centres: Floats, radii: Floats) -> Bools:
 def within_circle(poly: Polygon, centres: Floats, radii: Floats) -> Bools:
     """Whether the polygon lies in each circle: no point of it nearer the antipode than π - r."""
     return np.asarray(poly.distance(-centres) >= math.pi - radii - TOLERANCE, dtype=np.bool_)
+
+
+def _fan(vertices: Floats) -> tuple[Floats, Floats]:
+    """Signed spherical excess and centroid direction of each fan triangle."""
+    v = unit(vertices[0::2], vertices[1::2])
+    a, b, c = v[0], v[1:-1], v[2:]
+    num = np.einsum("j,ij->i", a, np.cross(b, c))
+    den = 1.0 + b @ a + np.einsum("ij,ij->i", b, c) + c @ a
+    return 2.0 * np.arctan2(num, den), a + b + c
+
+
+def polygon_area(vertices: Floats) -> float:
+    """Area in square degrees of the smaller region the polygon bounds (triangle fan)."""
+    excess, _ = _fan(vertices)
+    area = abs(float(excess.sum()))
+    return float(np.degrees(np.degrees(min(area, 4 * np.pi - area))))
+
+
+def polygon_centroid(vertices: Floats) -> list[float]:
+    """Area-weighted centroid ``[lon, lat]`` in degrees."""
+    excess, dirs = _fan(vertices)
+    norms = np.linalg.norm(dirs, axis=1, keepdims=True)
+    s = ((dirs / norms) * excess[:, None]).sum(axis=0) * np.sign(excess.sum() or 1.0)
+    s /= np.linalg.norm(s)
+    return [
+        float(np.degrees(np.arctan2(s[1], s[0])) % 360.0),
+        float(np.degrees(np.arcsin(np.clip(s[2], -1, 1)))),
+    ]
