@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from gateway.fault_barrier import FaultBarrier
 from gateway.handlers import datalink, sync, translate, uws, vosi
 from gateway.handlers.common import GatewayState
 from gateway.handlers.web import mount_web
@@ -98,9 +99,11 @@ def create_app(
         del request
         return uws.fault_response(exc)
 
-    # Expected failures become DALI error documents; anything else stays a plain 500.
+    # Expected failures become DALI error documents.
     for error_class in (ValueError, LookupError, RuntimeError, OSError):
         app.add_exception_handler(error_class, _fault)
+    # Anything else (a DuckDB fault, a bug) too, without closing the kept-alive connection.
+    app.add_middleware(FaultBarrier)
 
     # The query page at the base path (and redirects to it from "/" and the bare base path).
     mount_web(app, prefix)

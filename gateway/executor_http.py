@@ -242,6 +242,6 @@ def check_status(config: BackendConfig, url: str, answer: Answer) -> None:
     cause = f"HTTP {status}: {message}"
     if status in RETRY_STATUSES:
         wait = retry_after_seconds(answer.headers.get("retry-after"))
-        error = BackendError(config.name, url, cause, transient=True)
+        error = BackendError(config.name, url, cause, transient=True, status=status)
         raise Failure(error, retry=True, retry_after=wait)
-    raise _fail(config, url, cause, transient=False, retry=False)
+    raise Failure(BackendError(config.name, url, cause, status=status), retry=False)

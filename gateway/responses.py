@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from gateway.datalink import DatalinkRoutes
 from gateway.formats import resolve_format
@@ -19,13 +19,16 @@ def render_result(
     *,
     query_text: str | None = None,
     links: DatalinkRoutes | None = None,
+    error_text: Callable[[Exception], str] | None = None,
 ) -> tuple[str, Iterator[bytes]]:
     """The Content-Type and the streamed body for ``result``.
 
     The format is resolved before any row is read, so an unsupported RESPONSEFORMAT fails
     the request cleanly instead of after a partial answer. With ``links``, routed
     ``access_url`` values point at the gateway's DataLink endpoint in every format, and a
-    VOTable also carries the DataLink service descriptor.
+    VOTable also carries the DataLink service descriptor. With ``error_text``, a fault while
+    rows stream ends a VOTable with a ``QUERY_STATUS=ERROR`` trailer (other formats have no
+    way to say it: the stream breaks off).
     """
     fmt = resolve_format(response_format)
     infos = getattr(result, "infos", ())  # the federated service's backend INFOs
@@ -38,13 +41,7 @@ def render_result(
         return result.overflow or incomplete
 
     result_links = links.for_result(result.columns) if links is not None else None
-    if result_links is None:
-        chunks = fmt.writer(
-            result.columns, result.batches, overflow=overflow, infos=infos,
-            query=query_text,
-        )  # fmt: skip
-        return fmt.media_type, chunks
-    batches = result_links.batches(result.batches)
+    batches = result.batches if result_links is None else result_links.batches(result.batches)
     if fmt.name.startswith("votable"):
         chunks = write_votable(
             result.columns,
@@ -53,8 +50,9 @@ def render_result(
             overflow=overflow,
             infos=infos,
             query=query_text,
-            resources=result_links.resources(),
-            field_ids=result_links.field_ids,
+            resources=result_links.resources() if result_links is not None else (),
+            field_ids=result_links.field_ids if result_links is not None else None,
+            error_text=error_text,
         )
     else:
         chunks = fmt.writer(

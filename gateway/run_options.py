@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from gateway.cancellation import Cancellation
 from gateway.query_service import QueryResult, QueryService
+from gateway.typecheck import catalogue_tables, check_types
 from gateway.uploads import UploadedTable
 from grammar.nodes import Query
 
@@ -59,7 +60,13 @@ def run_query(
     cancellation: Cancellation | None,
     options: RunOptions,
 ) -> QueryResult:
-    """Run ``query`` on ``service``, with ``options`` when the service takes them."""
+    """Run ``query`` on ``service``, with ``options`` when the service takes them.
+
+    The query is type-checked first against the service's TAP_SCHEMA and the uploads: a type
+    mistake is an ``AdqlSemanticError`` with its position, before any backend is asked.
+    """
+    columns = {name: upload.columns for name, upload in uploads.items()}
+    check_types(query, catalogue_tables(service.schemas(), columns))
     if isinstance(service, OptionAwareService):
         return service.run_with_options(
             query, uploads=uploads, maxrec=maxrec, cancellation=cancellation, options=options

@@ -46,6 +46,7 @@ def write_votable(
     query: str | None = None,
     resources: Sequence[str] = (),
     field_ids: Mapping[int, str] | None = None,
+    error_text: Callable[[Exception], str] | None = None,
 ) -> Iterator[bytes]:
     """Stream a TAP result as a VOTable 1.4 document.
 
@@ -68,6 +69,10 @@ def write_votable(
         Complete RESOURCE elements placed after the results (DataLink service descriptors).
     field_ids
         XML ``ID`` attributes of some FIELDs, by column index, for descriptors to ``ref``.
+    error_text
+        When given, a failure while reading ``batches`` ends the TABLE after the rows so far
+        with a trailing ``QUERY_STATUS=ERROR`` INFO carrying ``error_text(exc)`` (DALI's
+        streaming error); without it the exception propagates.
 
     Yields
     ------
@@ -75,6 +80,9 @@ def write_votable(
         Consecutive pieces of the UTF-8 document.
     """
     yield _header(columns, infos, query, field_ids or {}).encode()
+    failures: list[str] = []
+    if error_text is not None:
+        batches = _until_failure(batches, error_text, failures)
     if serialization == "binary2":
         yield b'<DATA><BINARY2><STREAM encoding="base64">\n'
         stream = Base64Lines()
@@ -90,9 +98,23 @@ def write_votable(
                 yield rows
         yield b"</TABLEDATA></DATA>\n"
     trailer = "</TABLE>\n"
-    if overflowed(overflow):
+    if failures:
+        trailer += f'<INFO name="QUERY_STATUS" value="ERROR">{_text(failures[0])}</INFO>\n'
+    elif overflowed(overflow):
         trailer += '<INFO name="QUERY_STATUS" value="OVERFLOW"/>\n'
     yield (trailer + "</RESOURCE>\n" + "".join(resources) + "</VOTABLE>\n").encode()
+
+
+def _until_failure(
+    batches: Iterable[pa.RecordBatch],
+    error_text: Callable[[Exception], str],
+    failures: list[str],
+) -> Iterator[pa.RecordBatch]:
+    """The batches until one fails; the failure's description is appended to ``failures``."""
+    try:
+        yield from batches
+    except Exception as exc:  # noqa: BLE001  (any failure ends the table with an ERROR INFO)
+        failures.append(error_text(exc))
 
 
 def error_votable(message: str) -> bytes:

@@ -41,15 +41,40 @@ def _unit_of_angle(name: str, arg: Typed) -> str | None:
     return None if name not in {"ABS", "CEILING", "FLOOR", "ROUND", "TRUNCATE"} else arg.type.unit
 
 
+def _in_domain(name: str, arg: exp.Expr, value: exp.Expr) -> exp.Expr:
+    """``value`` where ``arg`` is in the function's real domain, else NULL.
+
+    Outside it, engines disagree (DuckDB: NaN or -inf, which compare greater or smaller than
+    every number; PostgreSQL: an error ending the query). The gateway's choice, the same for
+    every target: SQRT of a negative, LOG and LOG10 of zero or a negative, ACOS and ASIN
+    outside [-1, 1] are NULL, like any other undefined value, so a WHERE on them is not true.
+    """
+    domain = _DOMAINS.get(name)
+    if domain is None:
+        return value
+    test = domain(exp.Paren(this=arg.copy()))
+    return exp.Case(ifs=[exp.If(this=test, true=value)])
+
+
+_DOMAINS: dict[str, Callable[[exp.Expr], exp.Expr]] = {
+    "SQRT": lambda x: exp.GTE(this=x, expression=exp.Literal.number(0)),
+    "LOG": lambda x: exp.GT(this=x, expression=exp.Literal.number(0)),
+    "LOG10": lambda x: exp.GT(this=x, expression=exp.Literal.number(0)),
+    "ACOS": lambda x: exp.Between(this=x, low=exp.Literal.number(-1), high=exp.Literal.number(1)),
+    "ASIN": lambda x: exp.Between(this=x, low=exp.Literal.number(-1), high=exp.Literal.number(1)),
+}
+
+
 def builtin(name: str, args: Sequence[Typed], span: Span) -> Typed:
     """SQL for a non-geometric ADQL built-in function."""
     sql = [a.sql for a in args]
     if name in _DOUBLE_FUNCTIONS:
         _arity(name, args, {_DOUBLE_FUNCTIONS[name]}, span)
-        return Typed(call(name, *sql), scalar("double", _unit_of_angle(name, args[0])))
+        value = _in_domain(name, sql[0], call(name, *sql))
+        return Typed(value, scalar("double", _unit_of_angle(name, args[0])))
     if name == "LOG":
         _arity(name, args, {1}, span)
-        return Typed(exp.Ln(this=sql[0]), DOUBLE)
+        return Typed(_in_domain(name, sql[0], exp.Ln(this=sql[0])), DOUBLE)
     if name in {"ABS", "CEILING", "FLOOR"}:
         _arity(name, args, {1}, span)
         node: exp.Expr = {"ABS": exp.Abs, "CEILING": exp.Ceil, "FLOOR": exp.Floor}[name](

@@ -10,10 +10,12 @@ from fastapi.responses import Response, StreamingResponse
 
 import grammar
 from gateway.cancellation import Cancellation
+from gateway.errors import describe_fault
 from gateway.handlers.common import gateway_state, with_cleanup
 from gateway.request_params import read_request_params
 from gateway.responses import render_result
 from gateway.run_options import RunOptions, run_query
+from gateway.stream_guard import PrefetchedResult
 from gateway.tap_params import query_params
 from gateway.uploads import load_uploads
 
@@ -45,20 +47,28 @@ async def sync_query(request: Request) -> Response:
     deadline.daemon = True
     deadline.start()
     try:
+        # The first batch is read before the response starts: a fault found while producing
+        # it is answered with its own status and a DALI error document.
         result = await anyio.to_thread.run_sync(
-            lambda: run_query(
-                state.service,
-                query,
-                uploads=uploads,
-                maxrec=tap.maxrec,
-                cancellation=cancellation,
-                options=RunOptions(
-                    tap.partial, tap.allow_allsky, tap.run_id, fetch_whole=tap.fetch_whole
-                ),
+            lambda: PrefetchedResult(
+                run_query(
+                    state.service,
+                    query,
+                    uploads=uploads,
+                    maxrec=tap.maxrec,
+                    cancellation=cancellation,
+                    options=RunOptions(
+                        tap.partial, tap.allow_allsky, tap.run_id, fetch_whole=tap.fetch_whole
+                    ),
+                )
             )
         )
         media_type, chunks = render_result(
-            result, tap.response_format, query_text=tap.query, links=state.datalink_routes
+            result,
+            tap.response_format,
+            query_text=tap.query,
+            links=state.datalink_routes,
+            error_text=describe_fault,
         )
     except BaseException:
         deadline.cancel()

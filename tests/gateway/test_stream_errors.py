@@ -1,0 +1,81 @@
+"""Faults while rows stream: before the first byte an exception, after it a VOTable trailer."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pytest
+from astropy.io.votable import parse
+
+from gateway.columns import ColumnMeta
+from gateway.engine import LocalEngine
+from gateway.errors import describe_fault
+from gateway.stream_guard import PrefetchedResult
+from gateway.votable import write_votable
+from grammar import parse as parse_adql
+from tests.gateway.conftest import query_statuses
+
+COLUMNS = [ColumnMeta("x", "long")]
+
+
+def batches_then_fault(good: int) -> Iterator[pa.RecordBatch]:
+    for start in range(good):
+        yield pa.record_batch({"x": pa.array([start * 10 + i for i in range(10)], pa.int64())})
+    raise ZeroDivisionError("division by zero in row 31")
+
+
+@pytest.mark.parametrize("serialization", ["binary2", "tabledata"])
+def test_a_fault_after_rows_ends_the_table_with_an_error_trailer(serialization: str) -> None:
+    body = b"".join(
+        write_votable(
+            COLUMNS,
+            batches_then_fault(3),
+            serialization=serialization,  # type: ignore[arg-type]
+            error_text=lambda exc: f"stopped: {exc}",
+        )
+    )
+    # A valid document: the rows sent so far, then QUERY_STATUS=ERROR after the TABLE.
+    table = parse(io.BytesIO(body)).get_first_table().to_table()
+    assert list(table["x"]) == list(range(30))
+    assert query_statuses(body) == [("before", "OK"), ("after", "ERROR")]
+    assert b"stopped: division by zero in row 31" in body
+
+
+def test_without_error_text_the_fault_propagates() -> None:
+    with pytest.raises(ZeroDivisionError):
+        b"".join(write_votable(COLUMNS, batches_then_fault(1)))
+
+
+class Streamed:
+    """A result whose rows come from a generator (as the engine's streamed scans do)."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self.columns = COLUMNS
+        self.batches = batches
+        self.overflow = False
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def test_prefetch_raises_a_fault_of_the_first_batch_before_any_byte() -> None:
+    with pytest.raises(ZeroDivisionError):
+        PrefetchedResult(Streamed(batches_then_fault(0)))
+    later = PrefetchedResult(Streamed(batches_then_fault(2)))
+    body = b"".join(write_votable(later.columns, later.batches, error_text=describe_fault))
+    assert query_statuses(body) == [("before", "OK"), ("after", "ERROR")]
+    assert b"internal error: ZeroDivisionError" in body
+
+
+def test_prefetch_keeps_every_row_and_the_overflow_flag() -> None:
+    engine = LocalEngine()
+    engine.add_table("t.x", pa.table({"a": pa.array([2, 1, 0], pa.int64())}))
+    result = PrefetchedResult(engine.execute(parse_adql("SELECT a FROM t.x ORDER BY a"), maxrec=2))
+    assert [b.to_pydict() for b in result.batches] == [{"a": [0, 1]}]
+    assert result.overflow is True
+    empty = PrefetchedResult(engine.execute(parse_adql("SELECT a FROM t.x WHERE a > 5")))
+    assert list(empty.batches) == []
+    engine.close()
