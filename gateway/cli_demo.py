@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gateway import cli
+from gateway.demo_supervisor import DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_DELAY, RestartPolicy
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,8 +22,21 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "--run-dir",
         type=Path,
         default=None,
-        help="keep configuration files, logs and job data here (default: a temporary "
-        "directory removed at the end)",
+        help="keep configuration files, logs and job data here (default: a new directory "
+        "under demo-runs beside the demo data; it is kept after the demo stops)",
+    )
+    parser.add_argument(
+        "--restart-delay",
+        type=float,
+        default=DEFAULT_RESTART_DELAY,
+        help="seconds before a dead service is restarted (doubling per attempt; default "
+        "%(default)s)",
+    )
+    parser.add_argument(
+        "--max-restarts",
+        type=int,
+        default=DEFAULT_MAX_RESTARTS,
+        help="restarts of a dead service before it is left down (default %(default)s)",
     )
     parser.add_argument(
         "--no-gateway",
@@ -35,8 +49,15 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Imported here: the demo pulls in httpx and the data generators.
     from gateway.demo import DemoOptions, run_demo  # noqa: PLC0415
 
+    if args.restart_delay < 0 or args.max_restarts < 0:
+        print("error: --restart-delay and --max-restarts must not be negative", file=err)
+        return 2
     options = DemoOptions(
-        port=args.port, data_dir=args.data, run_dir=args.run_dir, gateway=not args.no_gateway
+        port=args.port,
+        data_dir=args.data,
+        run_dir=args.run_dir,
+        gateway=not args.no_gateway,
+        restart=RestartPolicy(max_restarts=args.max_restarts, first_delay=args.restart_delay),
     )
     return run_demo(options, out, err)
 

@@ -1,13 +1,20 @@
 """``adql-gateway demo``: the stand-ins, the ``rsp`` TAP service and the federating gateway.
 
-Every service runs as a child process on 127.0.0.1, each started in its own session (so its
-own process group): the three stand-ins (``python -m standins hsc|sia|spectral``), the ``rsp``
-gateway and the main gateway, both exactly as ``adql-gateway serve --config FILE`` would run
-them. The demo process only supervises: it waits (bounded) until each service answers, prints
-the URLs and example queries, and watches the children. On Ctrl-C, SIGTERM or SIGHUP, when a
-child dies, and at interpreter exit, every child's process group gets SIGTERM and, after a
-bounded wait, SIGKILL. On Linux each child also asks the kernel for SIGTERM when the demo
-process itself dies, so not even ``kill -9`` of the demo leaves services behind.
+Every service runs as a child process on 127.0.0.1 (:mod:`gateway.demo_supervisor`): the three
+stand-ins (``python -m standins hsc|sia|spectral``), the ``rsp`` gateway and the main gateway,
+both exactly as ``adql-gateway serve --config FILE`` would run them. The demo process waits
+(bounded) until each service answers, prints the URLs and example queries, then supervises: a
+service that dies is marked down and restarted with back-off while the others keep serving,
+so ``PARTIAL=true`` can be tried by killing one.
+
+Configuration files, logs, job data and ``demo.json`` (URLs, process ids, service states) are
+kept in a run directory that outlives the demo (default: a new directory under
+``demo-runs`` beside the demo data cache; the newest :data:`KEEP_RUNS` are kept).
+
+SIGINT, SIGTERM and SIGHUP all stop the demo and every child. SIGINT gets an explicit handler:
+a program started in the background by a non-interactive shell (``adql-gateway demo &`` in a
+script, a test suite run with ``&``) inherits SIGINT *ignored*, and Python then installs no
+KeyboardInterrupt handler, so ``kill -INT`` would do nothing.
 """
 
 from __future__ import annotations
@@ -19,15 +26,13 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, TextIO
+from typing import TextIO
 
 import httpx
 
@@ -39,138 +44,20 @@ from gateway.demo_config import (
     rsp_config,
     write_config,
 )
-from standins.data import DemoData, ensure_demo_data
+from gateway.demo_supervisor import DemoError, RestartPolicy, Supervisor
+from standins.data import DemoData, default_data_dir, ensure_demo_data
 
-STARTUP_TIMEOUT = 90.0
-"""Seconds a service may take to answer after it was started."""
-
-STOP_TIMEOUT = 10.0
-"""Seconds the children get to exit after SIGTERM before SIGKILL."""
+KEEP_RUNS = 10
+"""Run directories kept under ``demo-runs`` (older ones are removed at start)."""
 
 _CLI = "import sys; from gateway.cli import main; raise SystemExit(main(sys.argv[1:]))"
 """``python -c`` program equivalent to the ``adql-gateway`` console script."""
 
-_LAUNCHER = """\
-import ctypes, os, signal, sys
-if sys.platform == "linux":
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: die with the demo
-if os.getppid() != int(sys.argv[1]):  # the demo died before prctl took effect
-    sys.exit(1)
-os.execv(sys.argv[2], sys.argv[2:])
-"""
-"""``python -c`` program that arms the parent-death signal, then becomes the service.
-
-Doing this after ``fork`` in a ``preexec_fn`` is unsafe in a process with threads (pyarrow's
-pools); a short-lived interpreter that ``exec``s the real command keeps the same pid and the
-signal setting, which survives ``execve``.
-"""
-
-
-class DemoError(RuntimeError):
-    """A demo service could not be started or died."""
+__all__ = ["DemoError", "DemoOptions", "run_demo"]
 
 
 class _Stop(Exception):
     """Raised by the signal handlers to unwind into the shutdown path."""
-
-
-@dataclass(slots=True)
-class Child:
-    """One supervised service process."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    health_url: str
-    log: Path | None
-
-    def log_tail(self, lines: int = 15) -> str:
-        """The last lines of the child's log, or an empty string."""
-        if self.log is None or not self.log.is_file():
-            return ""
-        text = self.log.read_text("utf-8", errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-
-@dataclass(slots=True)
-class Supervisor:
-    """Starts child processes in their own process groups and stops all of them."""
-
-    env: dict[str, str]
-    children: list[Child] = field(default_factory=list)
-
-    def start(
-        self, name: str, argv: Sequence[str], health_url: str, log: Path | None = None
-    ) -> Child:
-        """Start ``argv`` as a child; its output goes to ``log`` (or is inherited)."""
-        output: IO[bytes] | None = log.open("ab") if log is not None else None
-        try:
-            process = subprocess.Popen(  # noqa: S603 - argv is built by the demo, not user text
-                [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *argv],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT if output is not None else None,
-                env=self.env,
-                start_new_session=True,
-            )
-        finally:
-            if output is not None:
-                output.close()
-        child = Child(name, process, health_url, log)
-        self.children.append(child)
-        return child
-
-    def wait_healthy(self, children: Sequence[Child], timeout: float = STARTUP_TIMEOUT) -> None:
-        """Poll each child's health URL until it answers 200, it exits, or time runs out.
-
-        Raises
-        ------
-        DemoError
-            Naming the child and quoting the end of its log.
-        """
-        deadline = time.monotonic() + timeout
-        pending = list(children)
-        with httpx.Client(timeout=2.0, trust_env=False) as client:
-            while pending:
-                for child in list(pending):
-                    if child.process.poll() is not None:
-                        raise DemoError(_failure(child, f"exited with {child.process.returncode}"))
-                    with contextlib.suppress(httpx.HTTPError):
-                        if client.get(child.health_url).status_code == 200:
-                            pending.remove(child)
-                if pending and time.monotonic() > deadline:
-                    raise DemoError(_failure(pending[0], f"did not answer in {timeout:.0f} s"))
-                if pending:
-                    time.sleep(0.2)
-
-    def first_exited(self) -> Child | None:
-        """A child that has exited, if any."""
-        return next((c for c in self.children if c.process.poll() is not None), None)
-
-    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """SIGTERM every child's process group, wait up to ``timeout``, then SIGKILL."""
-        alive = [c for c in self.children if c.process.poll() is None]
-        for child in reversed(alive):  # the main gateway first, the stand-ins last
-            _signal_group(child.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for child in alive:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.process.wait(max(0.0, deadline - time.monotonic()))
-        for child in alive:
-            if child.process.poll() is None:  # a reaped leader's group id may be reused
-                _signal_group(child.process.pid, signal.SIGKILL)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    child.process.wait(5.0)
-
-
-def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
-
-
-def _failure(child: Child, what: str) -> str:
-    tail = child.log_tail()
-    where = f" (log: {child.log})" if child.log is not None else ""
-    return f"{child.name} {what}{where}" + (f"\n{tail}" if tail else "")
 
 
 def free_ports(count: int) -> list[int]:
@@ -222,15 +109,18 @@ def standin_command(service: str, port: int, data_root: Path) -> list[str]:
     return [sys.executable, "-m", "standins", service, *address, "--data", str(data_root)]
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into :class:`_Stop` (SIGINT already raises KeyboardInterrupt)."""
+    """Turn SIGINT, SIGTERM and SIGHUP into :class:`_Stop`, whatever their inherited setting."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         del frame
         raise _Stop(signal.Signals(signum).name)
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
     try:
         yield
     finally:
@@ -240,8 +130,7 @@ def _stop_on_signals() -> Iterator[None]:
 
 def _shutdown(supervisor: Supervisor) -> None:
     """Stop every child, ignoring further Ctrl-C and SIGTERM while doing so."""
-    ignored = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in ignored}
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS}
     try:
         supervisor.stop()
     finally:
@@ -257,6 +146,21 @@ class DemoOptions:
     data_dir: Path | None = None
     run_dir: Path | None = None
     gateway: bool = True
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+
+
+def default_run_dir(data_dir: Path | None) -> Path:
+    """A new directory under ``demo-runs`` beside the data cache.
+
+    Older runs beyond :data:`KEEP_RUNS` are removed, so the directory does not grow forever.
+    """
+    root = (data_dir or default_data_dir()).expanduser().resolve().parent / "demo-runs"
+    root.mkdir(parents=True, exist_ok=True)
+    runs = sorted(p for p in root.iterdir() if p.is_dir())
+    for old in runs[: max(0, len(runs) - (KEEP_RUNS - 1))]:
+        shutil.rmtree(old, ignore_errors=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return root / f"{stamp}-{os.getpid()}"
 
 
 def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> int:
@@ -265,28 +169,30 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> int:
     Parameters
     ----------
     options
-        Port of the main gateway, demo data directory, run directory (a fresh temporary one,
-        removed at the end, when None) and whether to start the main gateway at all.
+        Port of the main gateway, demo data directory, run directory (a new one under
+        ``demo-runs`` when None; kept after the end), whether to start the main gateway at
+        all, and the restart policy of the services.
     out, err
-        Where the banner and the errors go.
+        Where the banner, service events and errors go.
 
     Returns
     -------
     int
-        0 after an interruption, 1 when a service failed to start or died.
+        0 after an interruption, 1 when a service failed to start.
     """
     if options.gateway and not port_is_free(options.port):
         print(f"error: port {options.port} on 127.0.0.1 is in use (try --port)", file=err)
         return 1
-    print("preparing the demo data (the first run generates it: 10-30 s) ...", file=out, flush=True)
+    print("checking the demo data (a first run generates it: 10-30 s) ...", file=out, flush=True)
     data = ensure_demo_data(options.data_dir)
     missing = [name for name in data.missing() if name in RSP_TABLES]
     if missing:
         print(f"error: demo data lacks {', '.join(missing)}", file=err)
         return 1
-    run_dir = options.run_dir or Path(tempfile.mkdtemp(prefix="adql-gateway-demo-"))
+    run_dir = (options.run_dir or default_run_dir(options.data_dir)).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    supervisor = Supervisor(child_environment())
+    print(f"run directory (configuration, logs, jobs; kept): {run_dir}", file=out, flush=True)
+    supervisor = Supervisor(child_environment(), options.restart)
     atexit.register(supervisor.stop)
     try:
         with _stop_on_signals():
@@ -300,8 +206,7 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> int:
     finally:
         _shutdown(supervisor)
         atexit.unregister(supervisor.stop)
-        if options.run_dir is None:
-            shutil.rmtree(run_dir, ignore_errors=True)
+        print(f"logs and configuration stay in {run_dir}", file=out, flush=True)
 
 
 def _run(
@@ -313,7 +218,9 @@ def _run(
     logs = run_dir / "logs"
     logs.mkdir(exist_ok=True)
     data_root = data.root
-    rsp_toml = write_config(run_dir / "rsp.toml", rsp_config(data, ports.rsp, run_dir))
+    rsp_toml = write_config(
+        run_dir / "rsp.toml", rsp_config(data, ports.rsp, run_dir, ports.sia_links_url)
+    )
     print(f"starting the stand-ins and the rsp TAP service (logs in {logs}) ...", file=out)
     backends = [
         supervisor.start(
@@ -345,28 +252,40 @@ def _run(
     federation = write_config(run_dir / "federation.toml", federation_config(ports, run_dir))
     if options.gateway:
         main = supervisor.start(
-            "gateway", serve_command(federation, ports.main), f"{ports.tap_url}/availability"
+            "gateway",
+            serve_command(federation, ports.main),
+            f"{ports.tap_url}/availability",
+            logs / "gateway.log",
         )
         supervisor.wait_healthy([main])
     state = _write_state(run_dir, ports, federation, supervisor)
     _banner(out, ports, federation, state, gateway=options.gateway)
-    while (dead := supervisor.first_exited()) is None:
-        time.sleep(0.5)
-    raise DemoError(_failure(dead, f"exited with {dead.process.returncode}"))
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
+        while True:
+            time.sleep(0.5)
+            events = supervisor.watch(client)
+            if events:  # the state file first: whoever reads the message finds it current
+                _write_state(run_dir, ports, federation, supervisor)
+                print("\n".join(events), file=out, flush=True)
 
 
 def _write_state(run_dir: Path, ports: DemoPorts, federation: Path, sup: Supervisor) -> Path:
-    """``demo.json``: URLs, configuration files and process ids of this run."""
+    """``demo.json``: URLs, configuration files, process ids and states of this run."""
     state = {
         "tap_url": ports.tap_url,
+        "run_dir": str(run_dir),
         "federation_config": str(federation),
         "rsp_config": str(run_dir / "rsp.toml"),
+        "logs": str(run_dir / "logs"),
         "backends": ports.backend_urls(),
         "pids": {child.name: child.process.pid for child in sup.children},
+        "states": sup.states(),
         "supervisor_pid": os.getpid(),
     }
     path = run_dir / "demo.json"
-    path.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)  # readers never see half a file
     return path
 
 
@@ -386,7 +305,7 @@ def _banner(out: TextIO, ports: DemoPorts, federation: Path, state: Path, *, gat
             "adql-gateway demo: backends running (no gateway)",
             f"  run the gateway: adql-gateway serve --config {federation} --port {ports.main}",
         ]
-    lines.append("backends:")
+    lines.append("backends (a backend that dies is restarted; meanwhile try PARTIAL=true):")
     lines += [f"  {name:<8} {urls[name]:<45} {what[name]}" for name in urls]
     lines += [f"federation config: {federation}", f"run state: {state}", ""]
     if gateway:
@@ -401,5 +320,5 @@ def _banner(out: TextIO, ports: DemoPorts, federation: Path, state: Path, *, gat
             f'       --data-urlencode "QUERY={first}"',
             "",
         ]
-    lines.append("press Ctrl-C to stop")
+    lines.append("press Ctrl-C to stop (SIGTERM works too)")
     print("\n".join(lines), file=out, flush=True)

@@ -237,7 +237,10 @@ class FederatedQueryService:
             # The only backend failed and PARTIAL was asked: answer the federated form of the
             # query over empty tables, which gives the right columns and no rows.
             plan = self.plan(query, uploads=uploads, options=options, federate=True)
-            execution = self._fetch(plan, tables, options, cancellation, execution.failed)
+            first = execution
+            execution = self._fetch(plan, tables, options, cancellation, first.failed)
+            # The second run skips the failed backend; its BACKEND_ERROR INFO is the first's.
+            execution.infos[:0] = [info for info in first.infos if info[0] == "BACKEND_ERROR"]
         engine = self._engine(plan, execution)
         outer_links = _outer_links(execution)
         for scan in plan.scans:

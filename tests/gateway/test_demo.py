@@ -8,6 +8,7 @@ process is left.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import queue
@@ -189,22 +190,41 @@ def start_demo() -> Iterator[list[DemoRun]]:
         _cleanup(run)
 
 
+RESTART_DELAY = 10.0
+"""Seconds the shared demo waits before restarting a dead service: long enough for a test to
+see it down, whatever the executor's retries cost."""
+
+
 @pytest.fixture(scope="module")
 def demo() -> Iterator[DemoRun]:
-    """The full demo on a free port, shared by the tests below (the last one stops it)."""
+    """The full demo on a free port, shared by the tests below (the last one stops it).
+
+    It is started with SIGINT ignored, as a job started with ``&`` by a non-interactive shell
+    (a script, a test suite run in the background) is: Ctrl-C must still stop it.
+    """
     runs: list[DemoRun] = []
     try:
-        yield _launch(runs, "--port", str(_free_port()))
+        yield _launch(
+            runs,
+            "--port",
+            str(_free_port()),
+            "--restart-delay",
+            str(RESTART_DELAY),
+            sigint_ignored=True,
+        )
     finally:
         for run in runs:
             _cleanup(run)
 
 
-def _launch(runs: list[DemoRun], *args: str) -> DemoRun:
+def _launch(runs: list[DemoRun], *args: str, sigint_ignored: bool = False) -> DemoRun:
     data = os.environ.get("ADQL_GATEWAY_DATA") or str(default_data_dir())
     ensure_demo_data(Path(data))  # generated once here, outside the start-up timeout
+    command = [sys.executable, "-m", "gateway.cli", "demo", "--data", data, *args]
+    if sigint_ignored:  # `trap "" INT` is inherited through exec, like a background job's
+        command = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "demo", "--data", data, *args],
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -318,14 +338,82 @@ def test_pyvo_upload_of_positions_against_obscore(demo: DemoRun) -> None:
     assert {(str(r["name"]), str(r["obs_id"])) for r in got} == expected
 
 
+def _state(run: DemoRun) -> dict[str, object]:
+    path = Path(str(run.state["run_dir"])) / "demo.json"
+    state: dict[str, object] = json.loads(path.read_text())
+    return state
+
+
+def _spectra(tap_url: str, **params: str) -> httpx.Response:
+    query = (
+        "SELECT specobjid FROM sdss_dr16.specobj "
+        "WHERE CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 53.2, -28.1, 0.05)) = 1"
+    )
+    return httpx.post(
+        f"{tap_url}/sync",
+        data={"LANG": "ADQL", "QUERY": query, **params},
+        timeout=60,
+        trust_env=False,
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_killed_standin_is_marked_down_then_restarted(demo: DemoRun) -> None:
+    tap_url = str(demo.state["tap_url"])
+    before = _spectra(tap_url)
+    assert before.status_code == 200
+    assert _rows(before) > 0
+    old_pid = demo.pids()["spec"]
+    os.killpg(old_pid, signal.SIGKILL)
+    demo.wait_for("spec exited with")
+    assert _state(demo)["states"] == {
+        "hsc": "up", "rsp_sia": "up", "spec": "down", "rsp": "up", "gateway": "up",
+    }  # fmt: skip
+    # The gateway keeps serving: PARTIAL=true answers with an INFO naming the dead backend,
+    # without it the query fails naming it, and other backends answer as before.
+    partial = _spectra(tap_url, PARTIAL="true", FORMAT="votable/td")
+    assert partial.status_code == 200
+    assert '<INFO name="BACKEND_ERROR" value="spec"' in partial.text, partial.text[:1500]
+    assert "<TR>" not in partial.text
+    failed = _spectra(tap_url)
+    assert failed.status_code in {502, 503}
+    assert "backend 'spec'" in failed.text
+    service = pyvo.dal.TAPService(tap_url)
+    assert len(service.run_sync(EXAMPLES[2].adql)) > 0  # HSC
+    demo.wait_for("spec is up again", timeout=RESTART_DELAY + START_TIMEOUT)
+    state = _state(demo)
+    assert state["states"] == dict.fromkeys(("hsc", "rsp_sia", "spec", "rsp", "gateway"), "up")
+    pids = state["pids"]
+    assert isinstance(pids, dict)
+    assert pids["spec"] != old_pid
+    assert not _alive(old_pid)
+    after = _spectra(tap_url)
+    assert after.status_code == 200
+    assert _rows(after) == _rows(before)
+    demo.state["pids"] = pids  # the cleanup must know the new process
+
+
+def _rows(response: httpx.Response) -> int:
+    """Rows of a VOTable answer (astropy reads it; any serialization)."""
+    from astropy.io.votable import parse_single_table  # noqa: PLC0415
+
+    return len(parse_single_table(io.BytesIO(response.content)).array)
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_ctrl_c_stops_every_child(demo: DemoRun) -> None:
-    run_state = Path(str(demo.state["federation_config"])).parent
+    run_dir = Path(str(demo.state["run_dir"]))
     assert demo.stop(signal.SIGINT) == 0
     _assert_no_orphans(demo)
-    assert "stopping the demo services" in "".join(demo.output) + _drain(demo)
-    assert not run_state.exists()
+    output = "".join(demo.output) + _drain(demo)
+    assert "stopping the demo services" in output
+    # The run directory outlives the demo: configuration, logs and state can be read after.
+    assert f"logs and configuration stay in {run_dir}" in output
+    assert (run_dir / "federation.toml").is_file()
+    assert (run_dir / "logs" / "spectral.log").stat().st_size > 0
+    assert (run_dir / "logs" / "gateway.log").is_file()
 
 
 def _drain(run: DemoRun) -> str:
@@ -349,4 +437,4 @@ def test_no_gateway_then_sigterm(start_demo: list[DemoRun]) -> None:
     assert set(run.pids()) == {"hsc", "rsp_sia", "spec", "rsp"}
     assert run.stop(signal.SIGTERM) == 0
     _assert_no_orphans(run)
-    assert not config.parent.exists()  # the temporary run directory is removed
+    assert config.is_file()  # the run directory is kept
