@@ -72,12 +72,16 @@ async def web_file(name: str) -> Response:
     return _file(name)
 
 
-@router.api_route(
-    "/parse",
-    methods=["GET", "POST"],
-    summary="Check ADQL syntax: canonical ADQL, or the error's line, column and expected "
-    "tokens (gateway extension)",
+_PARSE_SUMMARY = (
+    "Check ADQL syntax: canonical ADQL, or the error's line, column and expected tokens "
+    "(gateway extension)"
 )
+
+
+# One route per method, each with its own OpenAPI operation id (api_route would give both
+# methods the same id, which FastAPI warns about).
+@router.get("/parse", summary=_PARSE_SUMMARY, operation_id="parse_get")
+@router.post("/parse", summary=_PARSE_SUMMARY, operation_id="parse_post")
 async def parse_query(request: Request) -> Response:
     state = gateway_state(request)
     params = await read_request_params(request, max_file_bytes=state.settings.upload_max_bytes)

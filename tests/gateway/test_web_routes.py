@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import httpx
 import pytest
 
 import grammar
+from gateway.serve import build_app
+from gateway.settings import GatewaySettings
 from tests.gateway.conftest import TapService, error_message
 
 pytestmark = pytest.mark.integration
@@ -84,3 +88,13 @@ def test_parse_without_query_is_a_dali_usage_error(tap_service: TapService) -> N
     response = httpx.get(f"{tap_service.url}/parse", timeout=10)
     assert response.status_code == 400
     assert "QUERY" in error_message(response.content)
+
+
+def test_page_routes_have_unique_openapi_operation_ids(tmp_path) -> None:
+    settings = GatewaySettings(base_url="http://127.0.0.1:9/tap", data_dir=tmp_path, backends=[])
+    app = build_app(settings)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        schema = app.openapi()
+    assert not [w for w in caught if "handlers/web.py" in str(w.message)]
+    assert {"get", "post"} <= set(schema["paths"]["/tap/parse"])

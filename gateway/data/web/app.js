@@ -7,7 +7,7 @@ import { drawPlan } from "./plan.js";
 import { ResultTable } from "./results.js";
 import { SchemaBrowser } from "./schema.js";
 import { clearSky, drawSky } from "./sky.js";
-import { getJson, getText, parseXml, positionIn, post, readResult } from "./tap.js";
+import { el, getJson, getText, parseXml, positionIn, post, readResult } from "./tap.js";
 
 const $ = (id) => document.getElementById(id);
 const CHECK_DELAY_MS = 250;
@@ -75,6 +75,8 @@ function busy(on) {
   document.body.classList.toggle("busy", on);
 }
 
+let downloadBase = {};
+
 async function showResult(response, started) {
   const result = await readResult(response);
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
@@ -83,6 +85,16 @@ async function showResult(response, started) {
   const rows = result.data.length;
   const overflow = result.overflow ? ` · cut at MAXREC=${$("maxrec").value || "default"} (overflow)` : "";
   setStatus(`${rows} row${rows === 1 ? "" : "s"} · ${result.metadata.length} columns · ${seconds} s${overflow}`, result.overflow ? "warn" : "ok");
+  status.append(downloads(downloadBase));
+}
+
+// The same query as a GET /sync URL in other formats (the browser downloads it).
+function downloads(params) {
+  const links = [["VOTable", "votable"], ["CSV", "csv"], ["Parquet", "parquet"]].map(([label, format]) => {
+    const query = new URLSearchParams({ ...params, RESPONSEFORMAT: format });
+    return el("a", { href: `sync?${query}`, download: "" }, label);
+  });
+  return el("span", { class: "downloads" }, " · download: ", links.flatMap((a, i) => (i ? [" ", a] : [a])));
 }
 
 async function runSync() {
@@ -90,7 +102,8 @@ async function runSync() {
   setStatus("Running…");
   const started = performance.now();
   try {
-    await showResult(await post("sync", queryParams()), started);
+    downloadBase = queryParams();
+    await showResult(await post("sync", downloadBase), started);
   } catch (error) {
     table.clear();
     clearSky($("sky"));
@@ -120,7 +133,8 @@ async function runAsync() {
   busy(true);
   setStatus("Async job submitted…");
   try {
-    await job.submit(queryParams());
+    downloadBase = queryParams();
+    await job.submit(downloadBase);
   } catch (error) {
     showError(error.message);
   } finally {

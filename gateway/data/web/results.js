@@ -21,6 +21,16 @@ function compare(a, b) {
   return cellText(a).localeCompare(cellText(b), undefined, { numeric: true });
 }
 
+function cell(value, numeric) {
+  if (value === null || value === undefined) return el("td", { class: "null" });
+  const text = cellText(value);
+  // URLs (access_url, DataLink, previews) open in a new tab.
+  if (typeof value === "string" && /^https?:\/\//.test(value)) {
+    return el("td", { title: text }, el("a", { href: text, target: "_blank", rel: "noopener" }, text));
+  }
+  return el("td", { class: numeric ? "num" : null, title: text.length > 40 ? text : null }, text);
+}
+
 export class ResultTable {
   constructor(container) {
     this.container = container;
@@ -76,9 +86,7 @@ export class ResultTable {
     const body = el(
       "tbody",
       {},
-      this.rows.slice(0, RENDERED).map((row) =>
-        el("tr", {}, row.map((value, i) => (value === null ? el("td", { class: "null" }) : el("td", { class: numeric[i] ? "num" : null }, cellText(value))))),
-      ),
+      this.rows.slice(0, RENDERED).map((row) => el("tr", {}, row.map((value, i) => cell(value, numeric[i])))),
     );
     const note = this.rows.length > RENDERED ? el("p", { class: "muted" }, `Showing the first ${RENDERED} of ${this.rows.length} rows (sorting uses all of them).`) : null;
     const scroll = el("div", { class: "scroll" }, el("table", { class: "result" }, el("thead", {}, header), body));

@@ -34,6 +34,12 @@ export function positionColumns(metadata) {
   return ra >= 0 && dec >= 0 ? { ra, dec } : null;
 }
 
+/** A tick label with as many decimals as the step needs. */
+function tickLabel(value, step) {
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  return value.toFixed(decimals);
+}
+
 function niceStep(span, target) {
   const raw = span / target;
   const power = 10 ** Math.floor(Math.log10(raw));
@@ -90,7 +96,7 @@ export function drawSky(canvas, caption, result) {
   canvas.height = css * ratio;
   const ctx = canvas.getContext("2d");
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  const pad = { left: 52, right: 12, top: 12, bottom: 40 };
+  const pad = { left: 68, right: 12, top: 12, bottom: 40 };
   const plot = css - pad.left - pad.right;
   const plotH = css - pad.top - pad.bottom;
   const size = Math.min(plot, plotH);
@@ -116,7 +122,7 @@ export function drawSky(canvas, caption, result) {
     const y = py(v);
     ctx.strokeStyle = "#eef0f3";
     ctx.beginPath(); ctx.moveTo(pad.left, y); ctx.lineTo(pad.left + plot, y); ctx.stroke();
-    ctx.fillText(Number(v.toFixed(6)).toString(), pad.left - 4, y);
+    ctx.fillText(tickLabel(v, yStep), pad.left - 4, y);
   }
   const xSpan = plot / scale / cosDec;
   const xStep = niceStep(xSpan, 5);
@@ -129,11 +135,11 @@ export function drawSky(canvas, caption, result) {
     ctx.strokeStyle = "#eef0f3";
     ctx.beginPath(); ctx.moveTo(xx, pad.top); ctx.lineTo(xx, pad.top + plotH); ctx.stroke();
     const shown = ((a % 360) + 360) % 360;
-    ctx.fillText(Number(shown.toFixed(6)).toString(), xx, pad.top + plotH + 4);
+    ctx.fillText(tickLabel(shown, xStep), xx, pad.top + plotH + 4);
   }
   ctx.fillText(`${names[0]} (deg)`, pad.left + plot / 2, css - 16);
   ctx.save();
-  ctx.translate(12, pad.top + plotH / 2);
+  ctx.translate(4, pad.top + plotH / 2);
   ctx.rotate(-Math.PI / 2);
   ctx.fillText(`${names[1]} (deg)`, 0, 0);
   ctx.restore();
