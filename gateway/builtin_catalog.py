@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gateway.settings import BackendConfig, load_settings
+from gateway.settings import BackendConfig, GatewaySettings, load_settings
 from planners.base import Planner
 from planners.hsc import DEFAULT_BASE_URL as HSC_URL
 from planners.hsc import HscPlanner
@@ -55,9 +55,9 @@ def planner_for(backend: BackendConfig) -> AnyPlanner | None:
     return None
 
 
-def configured_planners(path: Path) -> dict[str, AnyPlanner]:
-    """Planners of the backends declared in the TOML file ``path`` (REST kinds only)."""
-    settings = load_settings(path)
+def configured_planners(config: Path | GatewaySettings) -> dict[str, AnyPlanner]:
+    """Planners of the backends of ``config`` (settings or a TOML file; REST kinds only)."""
+    settings = load_settings(config) if isinstance(config, Path) else config
     out: dict[str, AnyPlanner] = {}
     for backend in settings.backends:
         planner = planner_for(backend)

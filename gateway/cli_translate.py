@@ -1,31 +1,33 @@
 """The ``translate`` and ``to-adql`` subcommands of ``adql-gateway``.
 
-``translate [--config F] [--backend NAME] [--dialect D] QUERY`` prints DESIGN.md's JSON;
-``to-adql --from hsc|sia|spectral [--table T] PARAMS`` prints the ADQL a backend request
-stands for (PARAMS: a query string, or a JSON object such as the HSC notebooks' dicts).
-Exit codes: 0 ok, 1 invalid query or parameters (message with line/column on stderr),
-2 usage.
+``translate [--config F] [--backend NAME] [--dialect D] QUERY`` prints DESIGN.md's JSON.
+With ``--config`` it plans the query as the configured gateway does (every backend kind,
+joins across backends) and prints exactly what that gateway's ``/translate`` answers;
+``local_sql`` is, everywhere, the SQL the local engine runs (DuckDB unless ``--dialect``) or
+null. Without ``--config`` (or with ``--backend``) it routes a single-table query to the
+public services' planners. ``to-adql --from hsc|sia|spectral [--table T] PARAMS`` prints the
+ADQL a backend request stands for (PARAMS: a query string, or a JSON object such as the HSC
+notebooks' dicts). Exit codes: 0 ok, 1 invalid query, parameters or configuration contents
+(message on stderr, with line/column for ADQL), 2 usage (including an unreadable --config).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from gateway import cli
 from gateway.builtin_catalog import builtin_planners, configured_planners
+from gateway.settings import GatewaySettings, load_settings
 from gateway.translate import translate
 from grammar.errors import AdqlError
-from grammar.nodes import Query
 from grammar.params import params_to_query
+from grammar.parser import parse
 from grammar.printer import to_adql
+from planners.sia_reverse import sia_params_to_query
 from planners.spectral_reverse import spectral_params_to_query
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 
 def _translate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,16 +43,51 @@ def _translate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("query", metavar="QUERY", help="ADQL text, or - to read standard input")
 
 
-def _translate_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _load_settings(config: Path, err: TextIO) -> GatewaySettings | int:
+    """The settings of ``config``, or the exit code after reporting why they cannot be had."""
     try:
-        planners = configured_planners(args.config) if args.config else builtin_planners()
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read {args.config}: {exc}", file=err)
+        return load_settings(config)
+    except OSError as exc:
+        print(f"error: cannot read {config}: {exc.strerror or exc}", file=err)
         return cli.EXIT_USAGE
+    except ValueError as exc:  # TOML syntax and pydantic validation errors
+        print(f"error: invalid configuration {config}: {exc}", file=err)
+        return cli.EXIT_INVALID
+
+
+def _translate_configured(args: argparse.Namespace, text: str, out: TextIO, err: TextIO) -> int:
+    """Plan as the configured gateway does; print what its ``/translate`` answers."""
+    from gateway.federated_service import FederatedQueryService  # noqa: PLC0415 - heavy
+    from gateway.plan_sql import plan_json  # noqa: PLC0415
+
+    settings = _load_settings(args.config, err)
+    if isinstance(settings, int):
+        return settings
+    service = FederatedQueryService(settings)
     try:
-        result = translate(
-            cli.read_query(args.query), planners, backend=args.backend, dialect=args.dialect
-        )
+        result = plan_json(service.plan(parse(text)), service.catalog, args.dialect or "duckdb")
+    except AdqlError as exc:
+        print(f"error: {exc}", file=err)
+        return cli.EXIT_INVALID
+    finally:
+        service.close()
+    print(json.dumps(result, indent=2), file=out)
+    return cli.EXIT_OK
+
+
+def _translate_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    text = cli.read_query(args.query)
+    if args.config is not None and args.backend is None:
+        return _translate_configured(args, text, out, err)
+    if args.config is not None:
+        settings = _load_settings(args.config, err)
+        if isinstance(settings, int):
+            return settings
+        planners = configured_planners(settings)
+    else:
+        planners = builtin_planners()
+    try:
+        result = translate(text, planners, backend=args.backend, dialect=args.dialect)
     except AdqlError as exc:
         print(f"error: {exc}", file=err)
         return cli.EXIT_INVALID
@@ -60,7 +97,11 @@ def _translate_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _to_adql_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="source", required=True, choices=["hsc", "sia", "spectral"])
-    parser.add_argument("--table", help="table name (hsc: default hscv3.summary)")
+    parser.add_argument(
+        "--table",
+        help="table name (defaults: hsc hscv3.summary, sia ivoa.obscore, spectral the "
+        "context's specobj)",
+    )
     parser.add_argument("params", metavar="PARAMS", help="query string or JSON object, or -")
 
 
@@ -75,17 +116,14 @@ def _read_params(text: str) -> str | dict[str, Any]:
     return stripped
 
 
-def _sia(params: str | dict[str, Any], table: str | None) -> Query:
-    try:
-        module = importlib.import_module("planners.sia")
-    except ImportError as exc:
-        msg = f"SIA translation is not available in this build ({exc})"
-        raise ValueError(msg) from exc
-    convert: Callable[..., Query] | None = getattr(module, "sia_params_to_query", None)
-    if convert is None:
-        msg = "SIA translation is not available in this build (planners.sia_params_to_query)"
-        raise ValueError(msg)
-    return convert(params, table) if table else convert(params)
+def _sia_params(params: str | dict[str, Any]) -> str | dict[str, str | list[str]]:
+    """SIAv2 parameters from PARAMS; a JSON list is a repeated parameter."""
+    if isinstance(params, str):
+        return params
+    return {
+        key: [str(v) for v in value] if isinstance(value, list) else str(value)
+        for key, value in params.items()
+    }
 
 
 def _to_adql_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -94,14 +132,14 @@ def _to_adql_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.source == "hsc":
             query = params_to_query(params, args.table or "hscv3.summary")
         elif args.source == "spectral":
-            query = spectral_params_to_query(params)
+            query = spectral_params_to_query(params, table=args.table)
         else:
-            query = _sia(params, args.table)
+            query = sia_params_to_query(_sia_params(params), table=args.table or "ivoa.obscore")
     except AdqlError as exc:
         print(f"error: {exc}", file=err)
         return cli.EXIT_INVALID
-    except ValueError as exc:  # JSON errors, a missing SIA translator
-        print(f"error: {exc}", file=err)
+    except ValueError as exc:  # malformed JSON
+        print(f"error: PARAMS is not valid JSON: {exc}", file=err)
         return cli.EXIT_INVALID
     print(to_adql(query), file=out)
     return cli.EXIT_OK

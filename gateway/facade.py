@@ -3,7 +3,8 @@
 ::
 
     gw = Gateway.from_config("gateway.toml")
-    gw.translate("SELECT ...").to_json()   # fragments + local_sql, as the CLI prints
+    gw.translate("SELECT ...")             # the plan
+    gw.translate_json("SELECT ...")        # fragments + local_sql (SQL), as the CLI prints
     print(gw.explain("SELECT ..."))        # the plan tree
     result = await gw.execute("SELECT ...", uploads={"mine": table}, maxrec=1000)
     result.table, result.overflow, result.infos
@@ -25,6 +26,7 @@ from gateway.explain import explain_plan
 from gateway.federated_service import FederatedQueryService
 from gateway.federation import Plan
 from gateway.federation_xmatch import FederationOptions
+from gateway.plan_sql import plan_json
 from gateway.run_options import RunOptions
 from gateway.settings import GatewaySettings, load_settings
 from gateway.uploads import UploadedTable
@@ -74,8 +76,12 @@ class Gateway:
         return parse(adql) if isinstance(adql, str) else adql
 
     def translate(self, adql: str | Query) -> Plan:
-        """The plan of ``adql`` (``.to_json()`` gives the CLI's translate JSON)."""
+        """The plan of ``adql``."""
         return self.service.plan(self._query(adql))
+
+    def translate_json(self, adql: str | Query) -> dict[str, object]:
+        """What ``adql-gateway translate --config`` prints and ``/translate`` answers."""
+        return plan_json(self.translate(adql), self.service.catalog)
 
     def explain(self, adql: str | Query) -> str:
         """The plan tree of ``adql``."""

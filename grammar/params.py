@@ -98,15 +98,30 @@ def _number_text(value: float, key: str) -> str:
     return repr(value)
 
 
-def _identifier(name: str, key: str) -> n.Identifier:
+def _identifier(name: str, key: str, what: str = "column") -> n.Identifier:
     name = name.strip()
     if not name:
-        raise ParamError("empty column name", key)
+        raise ParamError(f"empty {what} name", key)
     if _REGULAR.match(name) is None:
-        raise ParamError(f"{name!r} is not a valid column name", key)
+        raise ParamError(f"{name!r} is not a valid {what} name", key)
     if is_reserved(name):
-        raise ParamError(f"{name!r} is a reserved word, not a column name", key)
+        raise ParamError(f"{name!r} is a reserved word, not a {what} name", key)
     return n.Identifier(name)
+
+
+def table_name(text: str, key: str = "table") -> n.TableName:
+    """A ``[catalog.][schema.]table`` name given as a request parameter, checked.
+
+    Raises
+    ------
+    ParamError
+        Naming ``key``, for an empty part, a part that is not a regular identifier, a reserved
+        word, or more than three parts.
+    """
+    parts = text.split(".")
+    if len(parts) > 3:
+        raise ParamError(f"{text!r} has too many parts for a table name", key)
+    return n.TableName(tuple(_identifier(part, key, "table") for part in parts))
 
 
 def _column(name: str, key: str) -> n.ColumnReference:
@@ -339,10 +354,7 @@ def params_to_query(
         if isinstance(params, ParamRequest)
         else read_params(params, position_columns=position_columns)
     )
-    parts = table.split(".")
-    if len(parts) > 3:
-        raise ParamError(f"{table!r} has too many parts", "table")
-    name = n.TableName(tuple(_identifier(part, "table") for part in parts))
+    name = table_name(table)
     items: tuple[n.SelectItem, ...] = tuple(
         n.DerivedColumn(_column(c, "columns")) for c in request.columns
     ) or (n.Asterisk(),)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from grammar import nodes as n
 from grammar.errors import ParamError
+from grammar.params import table_name
 from planners.sia_obscore import (
     CALIB_LEVELS,
     EQUALITY_PARAMS,
@@ -290,7 +291,8 @@ def sia_params_to_query(params: Params, *, table: str = "ivoa.obscore") -> n.Que
     Raises
     ------
     grammar.errors.ParamError
-        For an unknown parameter or an invalid value; ``key`` names the parameter as written.
+        For an unknown parameter or an invalid value; ``key`` names the parameter as written
+        (``table`` for an invalid table name).
     """
     groups = _group(params)
     unknown = [k for k in groups if k not in PARAM_ORDER and k not in IGNORED and k != "MAXREC"]
@@ -312,6 +314,6 @@ def sia_params_to_query(params: Params, *, table: str = "ivoa.obscore") -> n.Que
     if isinstance(where, n.AndCondition):
         # AndCondition flattening: a parameter's own AND (BAND's two bounds) stays grouped.
         where = n.AndCondition(tuple(conditions))
-    table_name = n.TableName(tuple(n.Identifier(p) for p in table.split(".")))
-    body = n.SelectQuery((n.Asterisk(),), (n.TableReference(table_name),), top=top, where=where)
+    from_name = table_name(table)
+    body = n.SelectQuery((n.Asterisk(),), (n.TableReference(from_name),), top=top, where=where)
     return n.Query(body)

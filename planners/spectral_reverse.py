@@ -1,10 +1,12 @@
 """The reverse of :mod:`planners.spectral`: a legacy ``/query`` request -> ADQL.
 
 Accepts the parameters the Data Lab client sends (``id``, ``fields``, ``catalog``, ``cond``
-or ``constraint``, ``context``) and the stand-in's ``ra``/``dec``/``radius``. The ``cond``
-SQL is rewritten only where it is not ADQL (``q3c_radial_query``/``q3c_poly_query`` calls and
-the trailing ``order by``/``limit``) and then parsed as ADQL, so anything else that is not
-valid ADQL is reported as a syntax error rather than passed through.
+or ``constraint``, ``context``, and ``profile``/``debug``/``verbose``, which change nothing),
+the client's cone ``ra``/``dec``/``size`` (``radius``, the stand-in's name, is a synonym) and
+the stand-in's ``polygon``. Any other parameter is an error naming it. The ``cond`` SQL is
+rewritten only where it is not ADQL (``q3c_radial_query``/``q3c_poly_query`` calls and the
+trailing ``order by``/``limit``) and then parsed as ADQL, so anything else that is not valid
+ADQL is reported as a syntax error rather than passed through.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from grammar import nodes as n
 from grammar.errors import ParamError
+from grammar.params import table_name
 from grammar.parser import parse
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -31,6 +34,11 @@ _TAIL = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _FIELD = re.compile(r"[A-Za-z_]\w*")
+KNOWN_PARAMS = (
+    "id", "fields", "catalog", "cond", "constraint", "context", "ra", "dec", "size", "radius",
+    "polygon", "profile", "debug", "verbose",
+)  # fmt: skip
+"""Parameters of a legacy ``/query`` request (the client's, the service's, the stand-in's)."""
 
 
 def _params(params: str | Mapping[str, object]) -> dict[str, str]:
@@ -48,19 +56,64 @@ def _q3c(where: str) -> str:
     return Q3C_POLY.sub(polygon, where)
 
 
-def spectral_params_to_query(params: str | Mapping[str, object]) -> n.Query:
+def _number(p: Mapping[str, str], key: str) -> str:
+    text = p[key].strip()
+    if not re.fullmatch(_NUM, text):
+        raise ParamError(f"{key} must be a number, not {text!r}", key)
+    return text
+
+
+def _position(p: Mapping[str, str]) -> str | None:
+    """The ADQL condition of the cone (``ra``, ``dec``, ``size``) or ``polygon``, if any."""
+    radius_keys = [k for k in ("size", "radius") if p.get(k)]
+    if len(radius_keys) == 2:
+        raise ParamError("give the cone radius as size or as radius, not both", "radius")
+    cone = ("ra", "dec", radius_keys[0] if radius_keys else "size")
+    given = [k for k in cone if p.get(k)]
+    if given and p.get("polygon"):
+        raise ParamError("give a cone (ra, dec, size) or a polygon, not both", "polygon")
+    if p.get("polygon"):
+        values = [v.strip() for v in p["polygon"].strip().strip("[]()").split(",")]
+        if len(values) < 6 or len(values) % 2 or not all(re.fullmatch(_NUM, v) for v in values):
+            raise ParamError("polygon needs three or more ra, dec pairs of numbers", "polygon")
+        return f"CONTAINS(POINT(ra, dec), POLYGON({', '.join(values)})) = 1"
+    if not given:
+        return None
+    missing = [k for k in cone if k not in given]
+    if missing:
+        msg = f"a cone needs ra, dec and size (the radius in degrees); {missing[0]} is missing"
+        raise ParamError(msg, missing[0])
+    ra, dec, size = (_number(p, k) for k in cone)
+    if float(size) < 0:
+        raise ParamError(f"{cone[2]} must not be negative", cone[2])
+    return f"CONTAINS(POINT(ra, dec), CIRCLE({ra}, {dec}, {size})) = 1"
+
+
+def spectral_params_to_query(
+    params: str | Mapping[str, object], *, table: str | None = None
+) -> n.Query:
     """The ADQL query a legacy spectral ``/query`` request stands for.
+
+    ``table`` is the catalogue when the request names none (default: the context's
+    ``specobj``).
 
     Raises
     ------
     grammar.AdqlError
-        :class:`ParamError` for malformed parameters, a syntax error for a ``cond`` that is not
-        ADQL once its q3c calls are rewritten.
+        :class:`ParamError` naming the parameter for an unknown or malformed one, a syntax
+        error for a ``cond`` that is not ADQL once its q3c calls are rewritten.
     """
     p = _params(params)
-    catalog = p.get("catalog") or f"{p.get('context') or 'sdss_dr16'}.specobj"
-    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)?", catalog):
-        raise ParamError(f"invalid catalog {catalog!r}", "catalog")
+    unknown = [k for k in p if k not in KNOWN_PARAMS]
+    if unknown:
+        known = ", ".join(KNOWN_PARAMS)
+        raise ParamError(
+            f"unknown spectral-service parameter {unknown[0]!r} (known: {known})", unknown[0]
+        )
+    if table and p.get("catalog") and p["catalog"] != table:
+        raise ParamError("the catalog parameter and the table disagree", "catalog")
+    catalog = p.get("catalog") or table or f"{p.get('context') or 'sdss_dr16'}.specobj"
+    table_name(catalog, "catalog")  # validated: the name is spliced into ADQL text below
     fields_text = (p.get("fields") or "specobjid").strip()
     if fields_text == "tuple":
         fields_text = "plate,mjd,fiberid,run2d"
@@ -76,11 +129,9 @@ def spectral_params_to_query(params: str | Mapping[str, object]) -> n.Query:
             raise ParamError("id must be an integer", "id")
         conditions.append(f"specobjid = {int(p['id']) % (1 << 64)}")
     else:
-        cone = [p.get(k) for k in ("ra", "dec", "radius")]
-        if all(cone):
-            if not all(re.fullmatch(_NUM, str(v).strip()) for v in cone):
-                raise ParamError("ra, dec and radius must be numbers", "ra")
-            conditions.append(f"CONTAINS(POINT(ra, dec), CIRCLE({', '.join(map(str, cone))})) = 1")
+        position = _position(p)
+        if position is not None:
+            conditions.append(position)
         tail = _TAIL.match(p.get("cond") or p.get("constraint") or "")
         assert tail is not None  # every part of the pattern is optional
         if tail.group("where").strip():

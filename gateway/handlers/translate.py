@@ -1,8 +1,9 @@
 """Gateway extensions ``/translate`` and ``/explain``: the plan of a query, as JSON.
 
 Both take ``QUERY`` (GET or POST, parameter names case-insensitive). ``/translate`` answers
-the JSON of ``adql-gateway translate`` (``fragments`` and ``local_sql``); ``/explain`` adds
-``plan``, the text tree of ``adql-gateway explain``. Nothing is fetched from any backend.
+the JSON of ``adql-gateway translate --config`` (``fragments`` and ``local_sql``, the DuckDB
+SQL the local engine runs, or null); ``/explain`` adds ``plan``, the text tree of
+``adql-gateway explain``. Nothing is fetched from any backend.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from gateway.explain import explain_json
 from gateway.federated_service import FederatedQueryService
 from gateway.federation import Plan
 from gateway.handlers.common import gateway_state
+from gateway.plan_sql import local_service_sql, plan_json
 from gateway.request_params import read_request_params
 from gateway.tap_params import TapUsageError
-from grammar.printer import to_adql
 
 router = APIRouter()
 
 
-async def _plan(request: Request) -> tuple[Plan | None, str]:
+async def _plan(request: Request) -> tuple[Plan | None, dict[str, object]]:
+    """The plan (None for a service of local tables only) and the ``translate`` JSON."""
     state = gateway_state(request)
     params = await read_request_params(request, max_file_bytes=state.settings.upload_max_bytes)
     text = params.bag.one("QUERY")
@@ -32,9 +34,11 @@ async def _plan(request: Request) -> tuple[Plan | None, str]:
     query = grammar.parse(text)
     service = state.service
     if not isinstance(service, FederatedQueryService):
-        return None, to_adql(query)
+        schemas = service.schemas()
+        sql = await anyio.to_thread.run_sync(lambda: local_service_sql(query, schemas))
+        return None, {"fragments": [], "local_sql": sql}
     plan = await anyio.to_thread.run_sync(lambda: service.plan(query))
-    return plan, to_adql(query)
+    return plan, plan_json(plan, service.catalog)
 
 
 @router.api_route(
@@ -43,10 +47,8 @@ async def _plan(request: Request) -> tuple[Plan | None, str]:
     summary="The backend requests and local query of an ADQL query (gateway extension)",
 )
 async def translate_query(request: Request) -> Response:
-    plan, canonical = await _plan(request)
-    if plan is None:
-        return JSONResponse({"fragments": [], "local_sql": canonical})
-    return JSONResponse(plan.to_json())
+    _, translated = await _plan(request)
+    return JSONResponse(translated)
 
 
 @router.api_route(
@@ -55,8 +57,10 @@ async def translate_query(request: Request) -> Response:
     summary="The federated plan of an ADQL query, as text and JSON (gateway extension)",
 )
 async def explain_query(request: Request) -> Response:
-    plan, canonical = await _plan(request)
+    plan, translated = await _plan(request)
     if plan is None:
-        text = f"Plan: Local: every table is served by the gateway's engine\n{canonical}"
-        return JSONResponse({"plan": text, "fragments": [], "local_sql": canonical})
-    return JSONResponse(explain_json(plan))
+        text = (
+            f"Plan: Local: every table is served by the gateway's engine\n{translated['local_sql']}"
+        )
+        return JSONResponse({"plan": text, **translated})
+    return JSONResponse({**explain_json(plan), **translated})

@@ -202,7 +202,7 @@ def test_errors_name_the_parameter(params: dict[str, object], key: str, message:
 
 
 def test_bad_table_name() -> None:
-    with pytest.raises(ParamError, match="not a valid column name") as info:
+    with pytest.raises(ParamError, match="not a valid table name") as info:
         params_to_query({}, "hscv3.sum mary")
     assert info.value.key == "table"
     with pytest.raises(ParamError, match="too many parts"):
