@@ -338,6 +338,29 @@ def test_pyvo_upload_of_positions_against_obscore(demo: DemoRun) -> None:
     assert {(str(r["name"]), str(r["obs_id"])) for r in got} == expected
 
 
+@pytest.mark.integration
+@pytest.mark.slow
+def test_obscore_access_urls_lead_to_images_served_on_loopback(demo: DemoRun) -> None:
+    from astropy.io import fits  # noqa: PLC0415
+
+    tap_url = str(demo.state["tap_url"])
+    backends = demo.state["backends"]
+    assert isinstance(backends, dict)
+    rows = pyvo.dal.TAPService(tap_url).run_sync(EXAMPLES[1].adql)  # deep coadds, access_url
+    assert len(rows) > 0
+    # The rsp instance routes the same IDs through its own DataLink endpoint.
+    direct = pyvo.dal.TAPService(backends["rsp"]).run_sync(EXAMPLES[1].adql)
+    assert str(direct[0]["access_url"]).startswith(f"{backends['rsp']}/datalink/links?ID=")
+    for row in list(rows)[:3]:
+        url = str(row["access_url"])
+        assert url.startswith(f"{tap_url}/datalink/links?ID=")
+        links = pyvo.dal.adhoc.DatalinkResults.from_result_url(url)
+        this = next(links.bysemantics("#this", include_narrower=False))
+        assert str(this["access_url"]).startswith("http://127.0.0.1:")
+        with fits.open(io.BytesIO(this.getdataset().read())) as hdus:
+            assert hdus[0].header["OBS_ID"] == row["obs_id"]
+
+
 def _state(run: DemoRun) -> dict[str, object]:
     path = Path(str(run.state["run_dir"])) / "demo.json"
     state: dict[str, object] = json.loads(path.read_text())
