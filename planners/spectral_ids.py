@@ -51,6 +51,10 @@ def _false() -> n.SearchCondition:
     return n.ComparisonPredicate("=", n.NumericLiteral("1"), n.NumericLiteral("0"))
 
 
+def _not_null() -> n.SearchCondition:
+    return n.NullPredicate(_column(), negated=True)
+
+
 def _signed(value: int) -> int:
     return value - _TOP if value >= _HALF else value
 
@@ -96,8 +100,8 @@ def _comparison(cmp: p.Comparison) -> n.SearchCondition | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     if cmp.op in {"=", "<>"}:
-        if _id_literal(value) is None:
-            return None
+        if _id_literal(value) is None:  # no id equals it: "=" never holds, "<>" always
+            return _false() if cmp.op == "=" else _not_null()
         return _cmp(cmp.op, _signed(value))
     low, high = {
         "<": (0, value - 1),
@@ -126,10 +130,13 @@ def _atom(cond: n.SearchCondition) -> n.SearchCondition | None:
         values = p.in_list(n.InPredicate(cond.operand, cond.values), _ID_INFO)
         if values is None:
             return None
-        ids = [_id_literal(v) for v in values[1]]
-        if any(i is None for i in ids):
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in values[1]):
             return None
-        signed = tuple(_number(_signed(i)) for i in ids if i is not None)
+        # Integers outside [0, 2**64) equal no id: they drop out of the list.
+        ids = [i for i in (_id_literal(v) for v in values[1]) if i is not None]
+        if not ids:
+            return _not_null() if cond.negated else _false()
+        signed = tuple(_number(_signed(i)) for i in ids)
         return n.InPredicate(_column(), signed, negated=cond.negated)
     return None
 
