@@ -83,7 +83,8 @@ def row_estimate(table: CatalogTable) -> int | None:
 
 
 def _is_whole(fragment: Fragment) -> bool:
-    return not any(p.startswith(("filter:", "limit:", "query:")) for p in fragment.pushed)
+    limited = any(p.startswith(("limit:", "query:")) for p in fragment.pushed)
+    return not fragment.filtered and not limited
 
 
 def whole_fetch(

@@ -47,7 +47,9 @@ class Fragment:
     """What one backend must be asked, and what the gateway still does with the answer.
 
     ``columns`` are the columns of the fetched rows (catalogue spelling, in order) and
-    ``rows_table`` the name ``local_query`` reads them under.
+    ``rows_table`` the name ``local_query`` reads them under. ``filtered`` says the backend
+    took some filter, exact (listed in ``pushed``) or a superset of a conjunct that stays in
+    ``residual`` (a cone around a BOX): without it and without a limit, the whole table comes.
     """
 
     backend: str
@@ -58,6 +60,7 @@ class Fragment:
     local_query: n.Query | None
     columns: tuple[str, ...]
     rows_table: tuple[str, ...] = ROWS_TABLE
+    filtered: bool = False
 
     def to_json(self) -> dict[str, object]:
         """The fragment as in DESIGN.md's ``translate`` output."""
@@ -198,11 +201,12 @@ def negotiate(planner: Planner[H], query: n.Query) -> Fragment:
     _check_columns(query, select, written, names, resolve)
     original = tuple(normalise_contains(c) for c in conjuncts(select.where))
     residual = original
+    filtered = False
     for _ in range(_MAX_ROUNDS):
         applied = planner.apply_filter(handle, residual) if residual else None
         if applied is None:
             break
-        handle, residual = applied.handle, applied.residual
+        handle, residual, filtered = applied.handle, applied.residual, True
     pushed = [f"filter: {to_adql(c)}" for c in original if c not in residual]
     aggregate = (
         bool(select.group_by)
@@ -264,4 +268,5 @@ def negotiate(planner: Planner[H], query: n.Query) -> Fragment:
         pushed=tuple(pushed),
         local_query=local,
         columns=fetched,
+        filtered=filtered,
     )

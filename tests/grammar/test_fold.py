@@ -11,7 +11,7 @@ from grammar.fold import fold_conditions
 from grammar.walk import literal_value
 
 
-def _folded_where(condition: str) -> n.SearchCondition:
+def _folded_where(condition: str) -> n.ComparisonPredicate:
     query = fold_conditions(parse(f"SELECT a FROM t WHERE x < {condition}"))
     assert isinstance(query.body, n.SelectQuery)
     where = query.body.where

@@ -10,6 +10,7 @@ the Parquet file (haversine distances, gnomonic box test), and the soundness inv
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -34,7 +35,8 @@ RA0, DEC0 = 53.2, -28.1
 def _distance(ra: Floats, dec: Floats) -> Floats:
     r1, d1, r0, d0 = np.radians(ra), np.radians(dec), np.radians(RA0), np.radians(DEC0)
     a = np.sin((d1 - d0) / 2) ** 2 + np.cos(d1) * np.cos(d0) * np.sin((r1 - r0) / 2) ** 2
-    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(a, 0, 1))))
+    out: Floats = np.degrees(2 * np.arcsin(np.sqrt(np.clip(a, 0, 1))))
+    return out
 
 
 def _in_box(ra: Floats, dec: Floats, width: float, height: float) -> npt.NDArray[np.bool_]:
@@ -49,7 +51,7 @@ def _in_box(ra: Floats, dec: Floats, width: float, height: float) -> npt.NDArray
 
 
 def _through_planner(
-    planner: Planner[object], text: str, parquet: Path, client: httpx.Client, key: str
+    planner: Planner[Any], text: str, parquet: Path, client: httpx.Client, key: str
 ) -> tuple[Fragment, set[int]]:
     fragment = negotiate(planner, parse(text))
     schema = pq.read_schema(parquet)
