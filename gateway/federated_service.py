@@ -278,6 +278,7 @@ class FederatedQueryService:
             options.run_id,
             options.partial,
             local_files={name: table.path for name, table in self._local_files.items()},
+            progress=options.progress,
         )
         runner.result.failed.update(failed)
         if not plan.fragments and not any(s.ref.source == "upload" for s in plan.scans):

@@ -11,7 +11,7 @@ otherwise the first :class:`gateway.errors.BackendError` ends the query.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +108,8 @@ class PlanRunner:
     partial: bool = False
     local_files: Mapping[str, Path] = field(default_factory=dict)
     """Data files of ``local`` tables by lower-cased qualified name (outer sides of joins)."""
+    progress: Callable[[str, int], None] | None = None
+    """Told how many rows each backend sent, as they arrive (async job progress)."""
     result: Execution = field(default_factory=Execution)
 
     async def fetch_fragment(
@@ -136,9 +138,15 @@ class PlanRunner:
             return Fetched(empty_table(metas), metas)
         if not parts:
             return Fetched(empty_table(metas), metas)
+        self.report(fragment.backend, sum(p.table.num_rows for p in parts))
         tables = [p.table for p in parts if p.table.num_rows] or [parts[0].table]
         table = pa.concat_tables(tables, promote_options="permissive")
         return Fetched(table, parts[0].columns, any(p.overflow for p in parts))
+
+    def report(self, backend: str, rows: int) -> None:
+        """Pass on ``rows`` just fetched from ``backend`` to whoever follows progress."""
+        if self.progress is not None:
+            self.progress(backend, rows)
 
     def failed(self, error: BackendError) -> None:
         """Record a failed backend (once) and its INFO."""

@@ -118,6 +118,7 @@ async def upload_join(  # noqa: PLR0917  (the join's parts, each needed)
         if answer.overflow:
             cause = "an upload block's answer overflowed MAXREC; lower upload_block_rows"
             raise BackendError(planner.backend, answer.url, cause)
+        runner.report(planner.backend, answer.table.num_rows)
         return answer.table
 
     try:

@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio.to_thread
 
 from gateway.cancellation import Cancellation
 from gateway.errors import classify
+from gateway.job_progress import JobProgress
 from gateway.jobs import Job, JobResult, JobStore, Phase
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ class JobWork:
     """The blocking body of a job; returns the results to record on success."""
 
     run: Callable[[Job, Cancellation], tuple[JobResult, ...]]
+    progress: JobProgress = field(default_factory=JobProgress)
+    """Where ``run`` reports the rows its query fetched from each backend."""
 
 
 class JobRunner:
@@ -37,6 +40,7 @@ class JobRunner:
     def __init__(self, store: JobStore, work: JobWork, *, max_concurrent: int) -> None:
         self._store = store
         self._work = work
+        self.progress = work.progress
         self._slots = asyncio.Semaphore(max_concurrent)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._changed = asyncio.Condition()

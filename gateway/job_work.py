@@ -9,6 +9,7 @@ import grammar
 from gateway.cancellation import Cancellation
 from gateway.datalink import DatalinkRoutes
 from gateway.handlers.uws import upload_file_path
+from gateway.job_progress import JobProgress
 from gateway.job_runner import JobWork
 from gateway.jobs import Job, JobResult, JobStore
 from gateway.query_service import QueryService
@@ -27,6 +28,7 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: JobSt
         url_hosts=tuple(settings.upload_url_hosts),
     )
     links = DatalinkRoutes.from_settings(settings)
+    progress = JobProgress()
 
     def run(job: Job, cancellation: Cancellation) -> tuple[JobResult, ...]:
         bag = ParamBag((p.name, p.value) for p in job.parameters if not p.by_reference)
@@ -42,7 +44,13 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: JobSt
                 if path.exists():
                     files[part] = path.read_bytes()
         uploads = load_uploads(tap.uploads, files, policy)
-        options = RunOptions(tap.partial, tap.allow_allsky, tap.run_id, fetch_whole=tap.fetch_whole)
+        options = RunOptions(
+            tap.partial,
+            tap.allow_allsky,
+            tap.run_id,
+            fetch_whole=tap.fetch_whole,
+            progress=progress.reporter(job.job_id),
+        )
         result = run_query(
             service,
             query,
@@ -58,7 +66,7 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: JobSt
         size = _write_atomically(target, chunks)
         return (JobResult("result", "results/result", media_type, size),)
 
-    return JobWork(run)
+    return JobWork(run, progress)
 
 
 def _write_atomically(target: Path, chunks: Iterable[bytes]) -> int:

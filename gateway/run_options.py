@@ -9,9 +9,9 @@ services (the local one) run the query as the protocol says.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeAlias, runtime_checkable
 
 from gateway.cancellation import Cancellation
 from gateway.query_service import QueryResult, QueryService
@@ -19,7 +19,10 @@ from gateway.typecheck import catalogue_tables, check_types
 from gateway.uploads import UploadedTable
 from grammar.nodes import Query
 
-__all__ = ["OptionAwareService", "RunOptions", "run_query"]
+__all__ = ["OptionAwareService", "ProgressReport", "RunOptions", "run_query"]
+
+#: ``(backend name, rows just fetched from it)``; called from the fetching thread.
+ProgressReport: TypeAlias = Callable[[str, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,8 @@ class RunOptions:
     authorization: str | None = None
     fetch_whole: bool = False
     """``FETCH_WHOLE=true``: allow fetching a remote table whole above the configured limit."""
+    progress: ProgressReport | None = None
+    """Told ``(backend, rows)`` each time rows arrive from a backend (async job progress)."""
 
 
 @runtime_checkable

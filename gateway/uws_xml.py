@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from gateway.jobs import Job, JobParameter, JobResult
 
@@ -23,6 +23,8 @@ UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 UWS_VERSION = "1.1"
+#: Namespace of the gateway's own ``jobInfo`` content (UWS lets it hold any elements).
+JOB_INFO_NS = "urn:adql-gateway:uws-job-info:1"
 
 
 def format_time(value: datetime) -> str:
@@ -105,8 +107,12 @@ def _add_results(
             el.set("mime-type", result.mime_type)
 
 
-def job_xml(job: Job, base_url: str) -> bytes:
-    """``<uws:job>`` for ``GET /async/{id}``, children in JobSummary order."""
+def job_xml(job: Job, base_url: str, fetched: Mapping[str, int] | None = None) -> bytes:
+    """``<uws:job>`` for ``GET /async/{id}``, children in JobSummary order.
+
+    ``fetched`` (rows fetched so far from each backend) becomes the ``jobInfo`` progress:
+    ``<gw:fetched backend="hsc" rows="1200"/>`` per backend.
+    """
     root = _root("job", xlink=True, xsi=True)
     _text(root, "jobId", job.job_id)
     if job.run_id is not None:
@@ -127,6 +133,12 @@ def job_xml(job: Job, base_url: str) -> bytes:
             root, "uws:errorSummary", {"type": job.error.type, "hasDetail": "true"}
         )
         _text(summary, "message", job.error.message)
+    if fetched:
+        info = ET.SubElement(root, "uws:jobInfo")
+        for backend, rows in fetched.items():
+            ET.SubElement(
+                info, "gw:fetched", {"xmlns:gw": JOB_INFO_NS, "backend": backend, "rows": str(rows)}
+            )
     return _serialize(root)
 
 

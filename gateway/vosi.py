@@ -150,13 +150,15 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return child
 
 
-def availability_xml(available: bool, note: str | None, up_since: datetime | None) -> bytes:
+def availability_xml(
+    available: bool, notes: Sequence[str], up_since: datetime | None
+) -> bytes:
     """VOSI availability document (VOSIAvailability-v1.0: available, upSince?, note*)."""
     root = ET.Element("vosi:availability", {"xmlns:vosi": VOSI_AVAILABILITY_NS})
     _sub(root, "vosi:available", "true" if available else "false")
     if up_since is not None:
         _sub(root, "vosi:upSince", format_time(up_since))
-    if note is not None:
+    for note in notes:
         _sub(root, "vosi:note", note)
     return _serialize(root)
 

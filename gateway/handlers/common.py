@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fastapi import Request
 
+from gateway.backend_health import HealthProbe
 from gateway.datalink import DatalinkRoutes
 from gateway.job_runner import JobRunner
 from gateway.jobs import JobStore
@@ -34,6 +35,8 @@ class GatewayState:
     runner: JobRunner
     limits: ServiceLimits
     started: datetime
+    health: HealthProbe = field(default_factory=HealthProbe)
+    """Which remote backends answer now (``/availability``)."""
 
     @property
     def upload_policy(self) -> UploadPolicy:

@@ -144,7 +144,8 @@ async def get_job(job_id: str, request: Request) -> Response:
         phase_value = bag.one("PHASE")
         await state.runner.wait(job_id, timeout, _phase(phase_value) if phase_value else None)
     job = _job_or_404(state, job_id)
-    return Response(job_xml(job, state.base_url), media_type=XML)
+    fetched = state.runner.progress.rows(job_id)
+    return Response(job_xml(job, state.base_url, fetched), media_type=XML)
 
 
 @router.post("/{job_id}", summary="ACTION=DELETE destroys the job")
@@ -170,6 +171,7 @@ async def delete_job(job_id: str, request: Request) -> Response:
 async def _delete(state: GatewayState, job_id: str) -> None:
     await state.runner.abort(job_id)
     state.jobs.delete(job_id)
+    state.runner.progress.forget(job_id)
     await state.runner.notify()
 
 

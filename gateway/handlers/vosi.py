@@ -9,6 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from gateway.backend_health import availability as backend_availability
 from gateway.examples import examples_xhtml
 from gateway.handlers.common import XML, ResourceNotFoundError, gateway_state
 from gateway.table_meta import SchemaMeta
@@ -29,15 +30,15 @@ async def capabilities(request: Request) -> Response:
     return Response(body, media_type=XML)
 
 
-@router.get("/availability", summary="VOSI availability")
+@router.get("/availability", summary="VOSI availability, with a note per backend that is down")
 async def availability(request: Request) -> Response:
     state = gateway_state(request)
-    return Response(
-        availability_xml(
-            available=True, note="service is accepting queries", up_since=state.started
-        ),
-        media_type=XML,
+    backends = state.settings.backends
+    health = await state.health.check(backends)
+    available, notes = backend_availability(
+        health, has_local=not backends or any(b.kind == "local" for b in backends)
     )
+    return Response(availability_xml(available, notes, state.started), media_type=XML)
 
 
 @router.get("/tables", summary="VOSI tables (detail=min|max; tables=a.b,c.d selects tables)")

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from gateway.jobs import Job, JobError, JobParameter, JobResult, Phase
-from gateway.uws_xml import format_time, job_list_xml, job_xml, parameters_xml, results_xml
+from gateway.uws_xml import (
+    JOB_INFO_NS,
+    format_time,
+    job_list_xml,
+    job_xml,
+    parameters_xml,
+    results_xml,
+)
 
 UWS = "{http://www.ivoa.net/xml/UWS/v1.0}"
 XLINK = "{http://www.w3.org/1999/xlink}"
@@ -169,3 +176,15 @@ def test_parameters_and_results_documents(tmp_path):
     assert result.get("size") is None
     xsd_validate(tmp_path, parameters_xml(job, BASE))
     xsd_validate(tmp_path, results_xml(job, BASE))
+
+
+def test_job_info_carries_rows_fetched_per_backend(tmp_path):
+    job = make_job(phase=Phase.EXECUTING, start_time=T0)
+    data = job_xml(job, BASE, {"hsc": 1200, "spec": 0})
+    root = ET.fromstring(data)
+    assert children(root)[-1] == "jobInfo"
+    fetched = one(root, f"{UWS}jobInfo").findall(f"{{{JOB_INFO_NS}}}fetched")
+    assert [(f.get("backend"), f.get("rows")) for f in fetched] == [("hsc", "1200"), ("spec", "0")]
+    xsd_validate(tmp_path, data)
+    # nothing fetched (yet, or a local query): no jobInfo at all
+    assert ET.fromstring(job_xml(job, BASE, {})).find(f"{UWS}jobInfo") is None

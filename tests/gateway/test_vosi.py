@@ -68,15 +68,17 @@ def tap_capability(data: bytes) -> ET.Element:
 
 def test_availability(tmp_path):
     data = vosi.availability_xml(
-        available=True, note="all backends up", up_since=datetime(2026, 11, 21, tzinfo=UTC)
+        available=True,
+        notes=("accepting queries", "backend 'spec' is down"),
+        up_since=datetime(2026, 11, 21, tzinfo=UTC),
     )
     root = ET.fromstring(data)
     assert root.tag == f"{AV}availability"
-    assert [c.tag.removeprefix(AV) for c in root] == ["available", "upSince", "note"]
+    assert [c.tag.removeprefix(AV) for c in root] == ["available", "upSince", "note", "note"]
     assert root.findtext(f"{AV}available") == "true"
     assert root.findtext(f"{AV}upSince") == "2026-11-21T00:00:00.000Z"
     xsd_validate(tmp_path, data)
-    down = ET.fromstring(vosi.availability_xml(available=False, note=None, up_since=None))
+    down = ET.fromstring(vosi.availability_xml(available=False, notes=(), up_since=None))
     assert [c.text for c in down] == ["false"]
 
 
