@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow.parquet as pq
 import pytest
+from astropy.coordinates import angular_separation
 from astropy.io.votable import from_table, parse_single_table
 from astropy.table import Table
 
@@ -225,3 +226,42 @@ def test_tap_schema_declares_the_serialisation(gateway: str) -> None:
         use_names_over_ids=True
     )
     assert [tuple(str(v) for v in row) for row in table] == [("char", "*", "uint64")]
+
+
+def test_pyvo_reads_the_ids_exactly(gateway: str, ids: Ids) -> None:
+    """What a user copies from a pyvo result is the id SDSS publishes, usable in a query."""
+    import pyvo  # noqa: PLC0415 - slow import, one test
+
+    service = pyvo.dal.TAPService(gateway)
+    adql = "SELECT TOP 3 specobjid FROM sdss_dr16.specobj ORDER BY specobjid DESC"
+    table = service.run_sync(adql).to_table()
+    got = [int(v) for v in table["specobjid"]]
+    assert got == [int(v) for v in np.sort(ids)[::-1][:3]]
+    again = service.run_sync(f"SELECT specobjid FROM sdss_dr16.specobj WHERE specobjid = {got[0]}")
+    assert [int(v) for v in again.to_table()["specobjid"]] == got[:1]
+
+
+def test_ids_travel_through_an_upload_join_to_the_tap_backend(gateway: str, demo: DemoData) -> None:
+    """Spectra (ids >= 2**63 among them) uploaded to the rsp TAP service and joined there."""
+    spec = pq.read_table(demo.tables()["sdss_dr16.specobj"], columns=["specobjid", "ra", "dec"])
+    dp1 = pq.read_table(demo.tables()["dp1.Object"], columns=["objectId", "coord_ra", "coord_dec"])
+    s_ra, s_dec = (np.radians(spec.column(c).to_numpy()) for c in ("ra", "dec"))
+    o_ra, o_dec = (np.radians(dp1.column(c).to_numpy()) for c in ("coord_ra", "coord_dec"))
+    centre = angular_separation(s_ra, s_dec, np.radians(53.2), np.radians(-28.1))
+    inside = np.flatnonzero(np.degrees(centre) <= 0.3)
+    expected = set()
+    for i in inside:
+        near = np.degrees(angular_separation(s_ra[i], s_dec[i], o_ra, o_dec)) <= 0.0003
+        ident = int(spec.column("specobjid")[int(i)].as_py())
+        expected |= {(ident, int(o)) for o in dp1.column("objectId").to_numpy()[near]}
+    assert any(ident >= HALF for ident, _ in expected)
+    adql = (
+        "SELECT s.specobjid, o.objectId FROM sdss_dr16.specobj AS s JOIN dp1.Object AS o "
+        "ON CONTAINS(POINT(o.coord_ra, o.coord_dec), CIRCLE(s.ra, s.dec, 0.0003)) = 1 "
+        "WHERE CONTAINS(POINT(s.ra, s.dec), CIRCLE(53.2, -28.1, 0.3)) = 1"
+    )
+    body = sync(gateway, adql).content
+    assert b"UploadJoin" in body
+    table = parse_single_table(io.BytesIO(body)).to_table(use_names_over_ids=True)
+    got = set(zip(votable_ids(body), (int(v) for v in table["objectId"]), strict=True))
+    assert got == expected
