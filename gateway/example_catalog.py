@@ -2,7 +2,8 @@
 
 Candidates are the demo's printed queries (:data:`gateway.demo_config.EXAMPLES`), the
 README's and the seed scenarios' queries. A service lists a candidate only when every table it
-names is served and every column it names exists in one of those tables: an example in
+names is served, every column it names exists in one of those tables, and every column used as
+a region in CONTAINS or INTERSECTS is typed as a geometry (has an xtype): an example in
 TOPCAT's Examples menu that fails with "unknown table" is worse than none. Tables and columns
 are read from the parsed query, so a candidate's ``tables`` can never drift from its text.
 """
@@ -58,6 +59,10 @@ _MORE = (
 )
 
 
+_GEOMETRY_PREDICATES = frozenset({"CONTAINS", "INTERSECTS"})
+_GEOMETRY_XTYPES = frozenset({"point", "circle", "polygon", "region", "moc", "shape"})
+
+
 def candidate_examples() -> tuple[Example, ...]:
     """Every known example, with its tables read from the query (in first-use order)."""
     raw = [_TAP_SCHEMA_TABLES]
@@ -95,11 +100,24 @@ def _table_names(query: n.Query) -> tuple[str, ...]:
 
 
 def _columns_exist(query: n.Query, tables: Sequence[TableMeta]) -> bool:
-    columns = {c.name.lower() for t in tables for c in t.columns}
+    columns = {c.name.lower(): c for t in tables for c in t.columns}
     nodes = list(iter_nodes(query))
     aliases = {x.alias.key for x in nodes if isinstance(x, n.DerivedColumn) and x.alias}
-    return all(
+    if not all(
         node.name.key in columns or node.name.key in aliases
         for node in nodes
         if isinstance(node, n.ColumnReference)
+    ):
+        return False
+    # A column used as a region (CONTAINS(POINT(..), s_region)) must be typed as one: the same
+    # double array without an xtype is only numbers to the service and the query fails.
+    regions = [
+        arg.name.key
+        for node in nodes
+        if isinstance(node, n.FunctionCall) and node.name.upper() in _GEOMETRY_PREDICATES
+        for arg in node.args
+        if isinstance(arg, n.ColumnReference)
+    ]
+    return all(
+        key in aliases or (columns[key].xtype or "").lower() in _GEOMETRY_XTYPES for key in regions
     )

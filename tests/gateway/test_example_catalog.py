@@ -60,3 +60,19 @@ def test_a_service_without_the_demo_tables_lists_only_tap_schema() -> None:
         "TAP_SCHEMA", {"TAP_SCHEMA.tables": ["table_name", "description", "schema_name"]}
     )
     assert [e.tables for e in runnable_examples([tap_schema])] == [("TAP_SCHEMA.tables",)]
+
+
+def test_a_region_column_must_be_typed_as_a_geometry() -> None:
+    query = "SELECT obs_id FROM ivoa.obscore WHERE CONTAINS(POINT('ICRS', 1, 2), s_region) = 1"
+    candidates = [Example("footprint", "", query, ("ivoa.obscore",))]
+
+    def obscore(xtype: str | None) -> SchemaMeta:
+        columns = (
+            ColumnMeta("obs_id", "char", "*"),
+            ColumnMeta("s_region", "double", "*", xtype),
+        )
+        return SchemaMeta("ivoa", None, (TableMeta("ivoa", "ivoa.ObsCore", None, columns),))
+
+    assert runnable_examples([obscore("polygon")], candidates) == candidates
+    # Without an xtype the service sees numbers, not a region: CONTAINS would fail there.
+    assert runnable_examples([obscore(None)], candidates) == []
