@@ -216,9 +216,42 @@ def polygon_array(g: Geo) -> exp.Expr:
         return g.array
     if g.kind == "box":
         if g.consts is None:
-            raise UnsupportedError("a BOX with non-constant arguments outside CONTAINS(POINT, BOX)")
+            return exp.Array(expressions=_box_corners_sql(*g.parts))
         return exp.Array(expressions=[num(v) for v in box_corners(*g.consts)])
     return exp.Array(expressions=list(g.parts))
+
+
+def _box_corners_sql(lon: exp.Expr, lat: exp.Expr, w: exp.Expr, h: exp.Expr) -> list[exp.Expr]:
+    """:func:`box_corners` as SQL, for boxes whose arguments come from the data."""
+
+    def product(*factors: exp.Expr) -> exp.Expr:
+        out = factors[0]
+        for f in factors[1:]:
+            out = exp.Mul(this=out, expression=f)
+        return out
+
+    def square(e: exp.Expr) -> exp.Expr:
+        return exp.Pow(this=paren(e), expression=num(2))
+
+    sa, ca = call("SIN", rad(lon)), call("COS", rad(lon))
+    sd, cd = call("SIN", rad(lat)), call("COS", rad(lat))
+    tx = call("TAN", exp.Div(this=rad(w), expression=num(2.0)))
+    ty = call("TAN", exp.Div(this=rad(h), expression=num(2.0)))
+    centre = (product(cd, ca), product(cd, sa), sd)
+    east = (exp.Neg(this=sa), ca, num(0.0))
+    north = (exp.Neg(this=product(sd, ca)), exp.Neg(this=product(sd, sa)), cd)
+    out: list[exp.Expr] = []
+    for sx, sy in ((1.0, -1.0), (1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0)):
+        x, y, z = (
+            exp.Add(
+                this=exp.Add(this=c, expression=product(num(sx), tx, e)),
+                expression=product(num(sy), ty, n),
+            )
+            for c, e, n in zip(centre, east, north, strict=True)
+        )
+        horizontal = call("SQRT", exp.Add(this=square(x), expression=square(y)))
+        out += [call("DEGREES", call("ATAN2", y, x)), call("DEGREES", call("ATAN2", z, horizontal))]
+    return out
 
 
 def point_in_polygon(p: Geo, poly: Geo) -> exp.Expr:
@@ -228,6 +261,8 @@ def point_in_polygon(p: Geo, poly: Geo) -> exp.Expr:
 
 def contains(a: Geo, b: Geo, span: Span) -> exp.Expr:
     """Boolean SQL for CONTAINS(a, b): ``a`` lies in the closed region ``b``."""
+    if b.kind == "point":  # as a region, a point is the circle of radius 0 around it
+        b = Geo("circle", (*b.parts[:2], num(0.0)))
     if a.kind == "point":
         if b.kind == "circle":
             return point_in_circle(a, b)

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
+from astropy.wcs import WCS
 from spherical_geometry.polygon import SphericalPolygon
 
 import grammar
@@ -357,3 +358,52 @@ def test_unmatched_left_join_rows_have_null_distance(nulls: LocalEngine) -> None
         "ORDER BY a.id",
     )
     assert rows == [{"id": 0, "sep": None}, {"id": 1, "sep": None}, {"id": 2, "sep": None}]
+
+
+# ---------------------------------------------------------------- boxes from data, points as regions
+
+
+def test_boxes_from_columns_are_their_tangent_plane_corners() -> None:
+    boxes = [(0.0, 0.0, 2.0, 1.0), (359.5, -10.0, 5.0, 8.0), (80.0, 88.0, 10.0, 6.0)]
+    eng = LocalEngine()
+    eng.add_table("t.b", pa.table(dict(zip(("lon", "lat", "w", "h"), zip(*boxes, strict=True),
+                                           strict=True))))  # fmt: skip
+    got = [r["v"] for r in _rows(eng, "SELECT BOX(lon, lat, w, h) AS v FROM t.b")]
+    for (lon, lat, w, h), corners in zip(boxes, got, strict=True):
+        # Independent: astropy's TAN projection, corners at (±tan(w/2), ±tan(h/2)).
+        wcs = WCS(naxis=2)
+        wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+        wcs.wcs.crval = [lon, lat]
+        wcs.wcs.crpix = [1, 1]
+        wcs.wcs.cdelt = [1, 1]
+        tx, ty = (np.degrees(np.tan(np.radians(s) / 2)) for s in (w, h))
+        # Corners from south-east, counter-clockwise (with cdelt > 0, x grows eastwards).
+        ra, dec = wcs.wcs_pix2world([tx, tx, -tx, -tx], [-ty, ty, ty, -ty], 0)
+        want = SkyCoord(ra, dec, unit="deg")
+        mine = SkyCoord(corners[0::2], corners[1::2], unit="deg")
+        assert want.separation(mine).deg.max() < 1e-9, (lon, lat, w, h)
+    # The same boxes from columns and as literals answer region tests alike.
+    for lon, lat, w, h in boxes:
+        circle = f"CIRCLE({lon + w / 3}, {lat}, {min(w, h) / 2})"
+        row = _rows(
+            eng,
+            f"SELECT INTERSECTS(BOX(lon, lat, w, h), {circle}) AS a, "
+            f"INTERSECTS(BOX({lon}, {lat}, {w}, {h}), {circle}) AS b, "
+            f"CONTAINS({circle}, BOX(lon, lat, w, h)) AS c, "
+            f"CONTAINS({circle}, BOX({lon}, {lat}, {w}, {h})) AS d, "
+            f"AREA(BOX(lon, lat, w, h)) - AREA(BOX({lon}, {lat}, {w}, {h})) AS e "
+            f"FROM t.b WHERE lon = {lon}",
+        )[0]
+        assert (row["a"], row["c"]) == (row["b"], row["d"]) == (1, 0)
+        assert row["e"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_points_as_regions_are_circles_of_radius_zero(nulls: LocalEngine) -> None:
+    row = _rows(
+        nulls,
+        "SELECT CONTAINS(POINT(1, 2), POINT(1, 2)) AS a, INTERSECTS(POINT(1, 2), POINT(1, 2.1)) AS b, "
+        "CONTAINS(CIRCLE(1, 2, 0), POINT(1, 2)) AS c, CONTAINS(CIRCLE(1, 2, 0.1), POINT(1, 2)) AS d, "
+        "CONTAINS(s_region, POINT(10.5, 0.5)) AS e, CONTAINS(POINT(ra, dec), POINT(10, 0)) AS f "
+        "FROM t.n WHERE id = 0",
+    )
+    assert row == [{"a": 1, "b": 0, "c": 1, "d": 0, "e": 0, "f": 1}]
