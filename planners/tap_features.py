@@ -4,7 +4,8 @@ A :class:`TapCapabilities` value mirrors TAPRegExt: ADQL versions, optional feat
 (``ivo://ivoa.net/std/tapregext#features-adql-<group>``), user-defined functions, geometry
 functions, upload support and MAXREC limits. :func:`needs` lists the optional constructs a
 tree uses, each with its node (for the error span); :func:`to_adql20` rewrites 2.1-only
-geometry spellings for services that speak ADQL 2.0 only.
+geometry spellings for services that speak ADQL 2.0 only; :func:`portable_joins` spells
+every join with an explicit condition.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from grammar import nodes as n
 from grammar.walk import iter_nodes, transform
 from planners.sql_functions import UDF_BUILDERS
 
-__all__ = ["FEATURES", "GEOMETRY", "Need", "TapCapabilities", "needs", "to_adql20"]
+__all__ = [
+    "FEATURES", "GEOMETRY", "Need", "TapCapabilities", "needs", "portable_joins", "to_adql20",
+]  # fmt: skip
 
 FEATURES = frozenset({"string", "offset", "with", "sets", "type", "unit", "conditional", "bitwise"})
 """ADQL 2.1 optional feature groups (TAPRegExt ``features-adql-<group>``)."""
@@ -134,6 +137,13 @@ def _coords(v: n.Coordinates | n.ValueExpression) -> n.Coordinates | n.ValueExpr
     return n.Coordinates(v.lon, v.lat, span=v.span) if isinstance(v, n.Point) else v
 
 
+def _point_of(v: n.Coordinates | n.ValueExpression) -> n.Coordinates | n.ValueExpression:
+    """A point-valued vertex (column, CENTROID) as ``POINT(COORD1(v), COORD2(v))``."""
+    if isinstance(v, n.Coordinates | n.Point):
+        return v
+    return n.Point(None, n.FunctionCall("COORD1", (v,)), n.FunctionCall("COORD2", (v,)))
+
+
 def _adql20(node: Any) -> Any:
     icrs = n.StringLiteral("ICRS")
     # A NULL coordinate system (ADQL 2.1) means none was given, like an absent one.
@@ -144,13 +154,35 @@ def _adql20(node: Any) -> Any:
             frame = node.coord_sys if isinstance(node.coord_sys, n.StringLiteral) else icrs
             return replace(node, coord_sys=frame, center=_coords(node.center))
         case n.Polygon():
-            vertices = tuple(_coords(v) for v in node.vertices)
+            # ADQL 2.0 vertices are coordinate pairs: a point column becomes COORD1, COORD2.
+            vertices = tuple(_coords(_point_of(v)) for v in node.vertices)
             frame = node.coord_sys if isinstance(node.coord_sys, n.StringLiteral) else icrs
             return replace(node, coord_sys=frame, vertices=vertices)
         case n.FunctionCall(name="DISTANCE", args=(a, b, c, d)):
             return replace(node, args=(n.Point(icrs, a, b), n.Point(icrs, c, d)))
         case _:
             return node
+
+
+_TRUE = n.ComparisonPredicate("=", n.NumericLiteral("1"), n.NumericLiteral("1"))
+
+
+def _explicit_join(node: Any) -> Any:
+    bare = isinstance(node, n.JoinedTable) and node.condition is None and node.using is None
+    if bare and not node.natural:
+        kind = "INNER" if node.kind == "CROSS" else node.kind
+        return replace(node, kind=kind, condition=_TRUE)
+    return node
+
+
+def portable_joins(query: n.Query) -> n.Query:
+    """Joins without ON/USING (and CROSS JOIN, our extension) written ``ON 1 = 1``.
+
+    The same rows in every ADQL dialect: ADQL 2.1's BNF lets a join omit its specification,
+    but services that follow SQL-92's rule (and the IVOA validator suite in places) reject
+    it, and CROSS JOIN is not ADQL at all.
+    """
+    return transform(query, _explicit_join)
 
 
 def to_adql20(query: n.Query) -> n.Query:

@@ -94,6 +94,10 @@ CASES: list[tuple[str, list[Row]]] = [
         sorted((None, None, k, w) for k, w in itertools.product(B_K.tolist(), C_W.tolist())),
     ),
     ("SELECT COUNT(*) AS n FROM {a} AS a JOIN {b} AS b JOIN {c} AS c", [(30,)]),
+    # One backend's tables only: federated, the join goes over to that TAP service whole.
+    ("SELECT b.k, c.w FROM {b} AS b JOIN {c} AS c", _product(B_K, C_W)),
+    ("SELECT b.k, c.w FROM {b} AS b CROSS JOIN {c} AS c WHERE c.w = 7", _product(B_K, C_W[:1])),
+    ("SELECT b.k, e.v FROM {b} AS b LEFT JOIN {e} AS e", [(k, None) for k in B_K.tolist()]),
     # Extension: a bare * beside other select items.
     (
         "SELECT *, a.mag * 2 AS twice FROM {a} AS a",
@@ -200,3 +204,13 @@ def _sync_rows(base: str, adql: str) -> list[Row]:
 def test_federated_joins_match_numpy(federation: str, adql: str, expected: list[Row]) -> None:
     names = {"a": "loc.a", "b": "r.b", "c": "r.c", "e": "r.e"}
     assert _sorted(_sync_rows(federation, adql.format(**names))) == _sorted(expected)
+
+
+def test_a_join_without_specification_goes_to_the_tap_backend_with_on_1_1(federation: str) -> None:
+    query = "SELECT b.k, c.w FROM r.b AS b JOIN r.c AS c"
+    answer = httpx.post(federation + "/translate", data={"QUERY": query}, timeout=30).json()
+    (fragment,) = answer["fragments"]
+    assert fragment["backend"] == "rem"
+    (request,) = fragment["requests"]
+    sent = dict(request["params"])["QUERY"]
+    assert "JOIN r.c AS c ON 1 = 1" in sent
