@@ -84,6 +84,12 @@ export class AsyncJob {
     const seconds = ((performance.now() - this.started) / 1000).toFixed(1);
     const active = ACTIVE.has(job.phase) || job.phase === "SUBMITTING";
     const info = job.info.map((node) => {
+      if (node.localName === "fetched") {
+        // The gateway's progress: rows fetched so far from each backend.
+        const backend = node.getAttribute("backend");
+        const rows = Number(node.getAttribute("rows"));
+        return el("li", { class: "fetched", "data-backend": backend }, el("b", {}, backend), `: ${rows.toLocaleString("en")} rows fetched`);
+      }
       const attrs = Array.from(node.attributes).map((a) => `${a.name}=${a.value}`).join(" ");
       return el("li", {}, el("code", {}, node.localName), ` ${attrs} ${node.textContent.trim()}`);
     });
