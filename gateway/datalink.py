@@ -170,8 +170,9 @@ class ResultLinks:
 
     def _rewrite(self, column: pa.Array) -> pa.Array:
         values = column.to_pylist()
-        out = [self._rewrite_one(v) if isinstance(v, str) else v for v in values]
-        return pa.array(out, column.type)
+        out = pa.array([self._rewrite_one(v) if isinstance(v, str) else v for v in values])
+        # Back to the column's own type (large or dictionary-encoded strings included).
+        return out if out.type == column.type else out.cast(column.type)
 
     def _rewrite_one(self, url: str) -> str:
         dataset_id = _id_parameter(url)

@@ -27,6 +27,7 @@ import shutil
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -183,8 +184,7 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> int:
     if options.gateway and not port_is_free(options.port):
         print(f"error: port {options.port} on 127.0.0.1 is in use (try --port)", file=err)
         return 1
-    print("checking the demo data (a first run generates it: 10-30 s) ...", file=out, flush=True)
-    data = ensure_demo_data(options.data_dir)
+    data = _demo_data(options.data_dir, out)
     missing = [name for name in data.missing() if name in RSP_TABLES]
     if missing:
         print(f"error: demo data lacks {', '.join(missing)}", file=err)
@@ -207,6 +207,19 @@ def run_demo(options: DemoOptions, out: TextIO, err: TextIO) -> int:
         _shutdown(supervisor)
         atexit.unregister(supervisor.stop)
         print(f"logs and configuration stay in {run_dir}", file=out, flush=True)
+
+
+def _demo_data(data_dir: Path | None, out: TextIO) -> DemoData:
+    """The demo data; a notice is printed only when it takes long (the first run generates it)."""
+    notice = threading.Timer(
+        1.0,
+        lambda: print("generating the demo data (first run: 10-30 s) ...", file=out, flush=True),
+    )
+    notice.start()
+    try:
+        return ensure_demo_data(data_dir)
+    finally:
+        notice.cancel()
 
 
 def _run(

@@ -14,18 +14,21 @@ from dataclasses import dataclass
 
 import httpx
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import pyvo
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from gateway.columns import ColumnMeta
+from gateway.datalink import DatalinkRoutes
 from gateway.serve import build_app
-from gateway.settings import GatewaySettings
+from gateway.settings import BackendConfig, GatewaySettings
 from standins.data import DemoData, ensure_demo_data
 from standins.data_rubin import DID_PREFIX
 from tests.gateway.conftest import error_message
-from tests.gateway.federation_servers import Federation, run_federation
+from tests.gateway.federation_servers import Federation, dead_url, run_federation
 from tests.live_server import reserve_port, serve_app
 
 pytestmark = pytest.mark.integration
@@ -185,3 +188,65 @@ def test_links_errors(gateway: Gateway) -> None:
         assert bad_backend.status_code == 400
     unknown = pyvo.dal.adhoc.DatalinkResults.from_result_url(f"{url}?ID=ivo%3A%2F%2Felsewhere")
     assert [str(r["error_message"]).split(":")[0] for r in unknown] == ["NotFoundFault"]
+
+
+def test_async_results_carry_links_and_the_descriptor(gateway: Gateway) -> None:
+    service = pyvo.dal.TAPService(gateway.url)
+    rows = service.run_async(COADDS.format(table="rsp_sia.obscore"))
+    assert len(rows) == 4
+    assert all(str(u).startswith(f"{gateway.url}/datalink/links?ID=") for u in rows["access_url"])
+    assert len(list(rows.iter_datalinks())) == 4
+
+
+def test_an_unreachable_owner_is_a_503_naming_the_backend(
+    gateway: Gateway, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    backends = [
+        b.model_copy(update={"datalink_url": dead_url() + "/links", "datalink_id_prefix": "ivo://"})
+        if b.name == "rsp_sia"
+        else b
+        for b in gateway.federation.backends(sia_profile="rubin", timeout=5)
+    ]
+    sock = reserve_port()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}/tap"
+    settings = GatewaySettings(
+        base_url=base, data_dir=tmp_path_factory.mktemp("dead"), backends=backends
+    )
+    with serve_app(build_app(settings), sock=sock, lifespan="on"):
+        answer = httpx.get(
+            f"{base}/datalink/links", params={"ID": DID_PREFIX + "x"}, timeout=30, trust_env=False
+        )
+    assert answer.status_code == 503
+    assert "backend 'rsp_sia'" in error_message(answer.content)
+
+
+@pytest.mark.parametrize(
+    "kind", [pa.string(), pa.large_string(), pa.dictionary(pa.int32(), pa.string())]
+)
+def test_access_url_rewrite_keeps_the_column_type(kind: pa.DataType) -> None:
+    settings = GatewaySettings(
+        base_url="http://gw/tap",
+        backends=[
+            BackendConfig(
+                name="img", kind="sia", url="http://sia/query",
+                datalink_url="http://sia/links", datalink_id_prefix="ivo://x/",
+            )
+        ],
+    )  # fmt: skip
+    links = DatalinkRoutes.from_settings(settings).for_result([ColumnMeta("access_url", "char")])
+    assert links is not None
+    urls = [
+        "https://far/links?ID=ivo%3A%2F%2Fx%2F1",
+        "https://far/file.fits",
+        None,
+        "x?ID=ivo://y/2",
+    ]
+    batch = pa.RecordBatch.from_arrays([pa.array(urls).cast(kind)], names=["access_url"])
+    (out,) = links.batches([batch])
+    assert out.schema == batch.schema
+    assert out.column(0).cast(pa.string()).to_pylist() == [
+        "http://gw/tap/datalink/links?ID=ivo%3A%2F%2Fx%2F1",
+        "https://far/file.fits",
+        None,
+        "x?ID=ivo://y/2",
+    ]
