@@ -59,10 +59,15 @@ def _timeout(state: GatewayState, backend: str) -> float:
     return next(b.timeout_seconds for b in state.settings.backends if b.name == backend)
 
 
-@router.api_route(
+@router.get(
     "/datalink/links",
-    methods=["GET", "POST"],
     summary="DataLink 1.1 {links} of datasets in federated results (ID repeatable)",
+    operation_id="datalink_links_get",
+)
+@router.post(
+    "/datalink/links",
+    summary="DataLink 1.1 {links} of datasets in federated results (ID repeatable)",
+    operation_id="datalink_links_post",
 )
 async def datalink_links(request: Request) -> Response:
     state = gateway_state(request)
@@ -86,10 +91,15 @@ async def datalink_links(request: Request) -> Response:
     return Response(unowned_links(groups.unowned), media_type=DATALINK_MIME)
 
 
-@router.api_route(
+@router.get(
     "/datalink/spectrum",
-    methods=["GET", "POST"],
     summary="Spectra by specobjid from a spectral backend (ID, BACKEND, CUTOUT, ALIGN, FORMAT)",
+    operation_id="datalink_spectrum_get",
+)
+@router.post(
+    "/datalink/spectrum",
+    summary="Spectra by specobjid from a spectral backend (ID, BACKEND, CUTOUT, ALIGN, FORMAT)",
+    operation_id="datalink_spectrum_post",
 )
 async def datalink_spectrum(request: Request) -> Response:
     state = gateway_state(request)

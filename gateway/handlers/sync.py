@@ -22,11 +22,17 @@ from gateway.uploads import load_uploads
 router = APIRouter()
 
 
-@router.api_route(
+@router.get(
     "/sync",
-    methods=["GET", "POST"],
     summary="Run an ADQL query synchronously (TAP 1.1 §2.1)",
     response_class=StreamingResponse,
+    operation_id="sync_get",
+)
+@router.post(
+    "/sync",
+    summary="Run an ADQL query synchronously (TAP 1.1 §2.1)",
+    response_class=StreamingResponse,
+    operation_id="sync_post",
 )
 async def sync_query(request: Request) -> Response:
     state = gateway_state(request)

@@ -41,20 +41,30 @@ async def _plan(request: Request) -> tuple[Plan | None, dict[str, object]]:
     return plan, plan_json(plan, service.catalog)
 
 
-@router.api_route(
+@router.get(
     "/translate",
-    methods=["GET", "POST"],
     summary="The backend requests and local query of an ADQL query (gateway extension)",
+    operation_id="translate_get",
+)
+@router.post(
+    "/translate",
+    summary="The backend requests and local query of an ADQL query (gateway extension)",
+    operation_id="translate_post",
 )
 async def translate_query(request: Request) -> Response:
     _, translated = await _plan(request)
     return JSONResponse(translated)
 
 
-@router.api_route(
+@router.get(
     "/explain",
-    methods=["GET", "POST"],
     summary="The federated plan of an ADQL query, as text and JSON (gateway extension)",
+    operation_id="explain_get",
+)
+@router.post(
+    "/explain",
+    summary="The federated plan of an ADQL query, as text and JSON (gateway extension)",
+    operation_id="explain_post",
 )
 async def explain_query(request: Request) -> Response:
     plan, translated = await _plan(request)
