@@ -29,7 +29,7 @@ from grammar.walk import and_of, conjuncts, iter_nodes, transform
 from planners.base import Applied, BackendRequest, Capability
 from planners.output_names import name_outputs
 from planners.sql_catalog import ColumnInfo
-from planners.tap_features import Need, TapCapabilities, needs, portable_joins, to_adql20
+from planners.tap_features import Need, TapCapabilities, needs, portable_adql, to_adql20
 from planners.tap_local import local_residual_query, offset_query
 
 __all__ = ["TapCapabilities", "TapHandle", "TapPlanner", "TapPushdown", "largest_subtrees"]
@@ -263,7 +263,7 @@ class TapPlanner:
 
     def render(self, h: TapHandle) -> tuple[BackendRequest, ...]:
         """One POST to ``{url}/sync``."""
-        query = portable_joins(h.remote_query())
+        query = portable_adql(h.remote_query())
         if not self.features.adql21:
             query = to_adql20(query)
         top = query.body.top if isinstance(query.body, n.SelectQuery) else None

@@ -4,8 +4,8 @@ A :class:`TapCapabilities` value mirrors TAPRegExt: ADQL versions, optional feat
 (``ivo://ivoa.net/std/tapregext#features-adql-<group>``), user-defined functions, geometry
 functions, upload support and MAXREC limits. :func:`needs` lists the optional constructs a
 tree uses, each with its node (for the error span); :func:`to_adql20` rewrites 2.1-only
-geometry spellings for services that speak ADQL 2.0 only; :func:`portable_joins` spells
-every join with an explicit condition.
+geometry spellings for services that speak ADQL 2.0 only; :func:`portable_adql` writes
+our extensions and the join forms strict services reject in plain ADQL.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from grammar.walk import iter_nodes, transform
 from planners.sql_functions import UDF_BUILDERS
 
 __all__ = [
-    "FEATURES", "GEOMETRY", "Need", "TapCapabilities", "needs", "portable_joins", "to_adql20",
+    "FEATURES", "GEOMETRY", "Need", "TapCapabilities", "needs", "portable_adql", "to_adql20",
 ]  # fmt: skip
 
 FEATURES = frozenset({"string", "offset", "with", "sets", "type", "unit", "conditional", "bitwise"})
@@ -175,14 +175,45 @@ def _explicit_join(node: Any) -> Any:
     return node
 
 
-def portable_joins(query: n.Query) -> n.Query:
-    """Joins without ON/USING (and CROSS JOIN, our extension) written ``ON 1 = 1``.
+def _qualifiers(item: n.FromItem) -> list[n.TableName] | None:
+    """What ``q.*`` must name, in order, to list ``item``'s columns; None for NATURAL/USING."""
+    match item:
+        case n.TableReference():
+            return [n.TableName((item.alias,)) if item.alias is not None else item.name]
+        case n.DerivedTable():
+            return [n.TableName((item.alias,))]
+        case n.JoinedTable():
+            if item.natural or item.using is not None:
+                return None  # their * merges the join columns: no list of q.* says that
+            left, right = _qualifiers(item.left), _qualifiers(item.right)
+            return None if left is None or right is None else left + right
 
-    The same rows in every ADQL dialect: ADQL 2.1's BNF lets a join omit its specification,
-    but services that follow SQL-92's rule (and the IVOA validator suite in places) reject
-    it, and CROSS JOIN is not ADQL at all.
+
+def _qualified_stars(node: Any) -> Any:
+    if not isinstance(node, n.SelectQuery) or len(node.items) < 2:
+        return node
+    if not any(isinstance(i, n.Asterisk) and i.qualifier is None for i in node.items):
+        return node
+    found = [_qualifiers(item) for item in node.from_]
+    names = [q for group in found if group is not None for q in group]
+    if any(group is None for group in found):
+        return node
+    items: list[n.SelectItem] = []
+    for item in node.items:
+        bare = isinstance(item, n.Asterisk) and item.qualifier is None
+        items += [n.Asterisk(q) for q in names] if bare else [item]
+    return replace(node, items=tuple(items))
+
+
+def portable_adql(query: n.Query) -> n.Query:
+    """Our extensions and the ADQL 2.1 forms strict services reject, in plain ADQL.
+
+    Joins without ON/USING (and CROSS JOIN) are written ``ON 1 = 1``: the same rows in every
+    ADQL dialect (ADQL 2.1's BNF lets a join omit its specification, but services that follow
+    SQL-92's rule, and the IVOA validator suite in places, reject it; CROSS JOIN is not ADQL).
+    A bare ``*`` beside other select items becomes ``t1.*, t2.*, ...`` over the FROM tables.
     """
-    return transform(query, _explicit_join)
+    return transform(transform(query, _explicit_join), _qualified_stars)
 
 
 def to_adql20(query: n.Query) -> n.Query:

@@ -2,8 +2,9 @@
 
 A join without ON/USING is ADQL 2.1, but services that apply SQL-92's rule (and parts of the
 IVOA validator suite) reject it, and CROSS JOIN is not ADQL at all: both go over as
-``JOIN ... ON 1 = 1``, the same rows everywhere. ADQL 2.0 services get polygon vertices that
-are point columns as ``POINT(COORD1(p), COORD2(p))`` pairs.
+``JOIN ... ON 1 = 1``, the same rows everywhere; a bare ``*`` beside other select items (our
+extension) goes over as ``t.*`` per table. ADQL 2.0 services get polygon vertices that are
+point columns as ``COORD1(p), COORD2(p)`` pairs.
 """
 
 from __future__ import annotations
@@ -51,6 +52,20 @@ def sent(planner: TapPlanner, adql: str) -> str:
 def test_joins_go_over_with_explicit_conditions(adql: str, query: str) -> None:
     for planner in (MODERN, OLD):
         assert query in sent(planner, adql)
+
+
+@pytest.mark.parametrize(
+    ("adql", "items"),
+    [
+        ("SELECT *, x * 2 AS x2 FROM s.a", "SELECT s.a.*, x * 2 AS x2 FROM"),
+        ("SELECT y, * FROM s.a AS a JOIN s.b AS b ON a.x = b.y", "SELECT y, a.*, b.* FROM"),
+        ("SELECT * FROM s.a", "SELECT * FROM"),
+        ("SELECT x, * FROM s.a AS a JOIN s.b AS b USING (x)", "SELECT x, * FROM"),
+    ],
+)
+def test_a_bare_star_beside_other_items_is_qualified(adql: str, items: str) -> None:
+    for planner in (MODERN, OLD):
+        assert sent(planner, adql).startswith(items)
 
 
 def test_point_column_vertices_become_coordinates_for_adql_20() -> None:
