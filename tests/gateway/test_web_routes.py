@@ -11,6 +11,7 @@ import grammar
 from gateway.serve import build_app
 from gateway.settings import GatewaySettings
 from tests.gateway.conftest import TapService, error_message
+from tests.live_server import reserve_port, serve_app
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +99,17 @@ def test_page_routes_have_unique_openapi_operation_ids(tmp_path) -> None:
         schema = app.openapi()
     assert not [w for w in caught if "handlers/web.py" in str(w.message)]
     assert {"get", "post"} <= set(schema["paths"]["/tap/parse"])
+
+
+def test_page_at_the_root_when_the_base_url_has_no_path(tmp_path) -> None:
+    sock = reserve_port()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app = build_app(GatewaySettings(base_url=base, data_dir=tmp_path, backends=[]))
+    with serve_app(app, sock=sock, lifespan="on") as url:
+        page = httpx.get(url + "/", timeout=10)
+        assert page.status_code == 200
+        assert '<textarea id="query"' in page.text
+        # The page's relative URLs resolve to the TAP routes at the root.
+        answer = httpx.get(url + "/parse", params={"QUERY": "SELECT 1 FROM t"}, timeout=10)
+        assert answer.json()["ok"] is True
+        assert httpx.get(url + "/web/app.js", timeout=10).status_code == 200
