@@ -18,6 +18,11 @@ import numpy as np
 RANGE_STEP_DEG = 0.002
 """Boundary sampling step of RANGE tests (deg)."""
 
+TOLERANCE_DEG = 1e-9
+"""Shapes closer than this count as touching: regions are closed (a shared vertex or edge
+intersects), and whether a point lies exactly on a great-circle edge is not decidable in
+floating point."""
+
 
 class GeometryError(ValueError):
     """A shape the service cannot use (degenerate or larger than a hemisphere)."""
@@ -139,8 +144,9 @@ def _arc_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     """Angular distance (deg) from ``p`` to the minor great-circle arc ``a``-``b``."""
     normal = np.cross(a, b)
     length = float(np.linalg.norm(normal))
-    nearest_end = max(float(p @ a), float(p @ b))
-    end_dist = math.degrees(math.acos(min(max(nearest_end, -1.0), 1.0)))
+    # The chord form: acos of a dot product near 1 loses half the digits (1e-8 rad at best).
+    chord = min(float(np.linalg.norm(p - a)), float(np.linalg.norm(p - b)))
+    end_dist = math.degrees(2.0 * math.asin(min(chord / 2.0, 1.0)))
     if length < 1e-15:
         return end_dist
     normal /= length
@@ -151,6 +157,17 @@ def _arc_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     if np.cross(a, foot) @ normal >= 0 and np.cross(foot, b) @ normal >= 0:
         return math.degrees(math.asin(min(abs(float(p @ normal)), 1.0)))
     return end_dist
+
+
+def _contains_closed(polygon: SphericalPolygon, points: np.ndarray) -> bool:
+    """Whether any of ``points`` is inside ``polygon`` or on its boundary."""
+    if polygon.contains(points).any():
+        return True
+    return any(
+        _arc_distance(p, a, b) <= TOLERANCE_DEG
+        for p in points
+        for a, b in zip(*polygon.edges(), strict=True)
+    )
 
 
 def _arcs_cross(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> bool:
@@ -178,7 +195,7 @@ def intersects(shape: Shape, region: SphericalPolygon) -> bool:
         if region.contains(centre)[0]:
             return True
         return any(
-            _arc_distance(centre, a, b) <= shape.radius
+            _arc_distance(centre, a, b) <= shape.radius + TOLERANCE_DEG
             for a, b in zip(*region.edges(), strict=True)
         )
     if isinstance(shape, Range):
@@ -187,7 +204,7 @@ def intersects(shape: Shape, region: SphericalPolygon) -> bool:
             return True
         lons, lats = shape.probe_points()
         return bool(region.contains(unit(lons, lats)).any())
-    if shape.contains(region.vertices).any() or region.contains(shape.vertices).any():
+    if _contains_closed(shape, region.vertices) or _contains_closed(region, shape.vertices):
         return True
     return any(
         _arcs_cross(a, b, c, d)
