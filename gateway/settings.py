@@ -15,6 +15,9 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import override
 
+#: How the gateway learns who sends a request (see :mod:`gateway.identity`).
+IdentityKind = Literal["none", "tokens", "introspection", "header"]
+
 BackendKind = Literal["local", "tap", "hsc", "sia", "spectral"]
 
 
@@ -137,6 +140,46 @@ class GatewaySettings(BaseSettings):
     retention_default: int = Field(default=7 * 86400, ge=0)
     retention_hard: int = Field(default=30 * 86400, ge=0)
     max_concurrent_jobs: int = Field(default=4, ge=1)
+    job_database_url: str | None = Field(
+        default=None,
+        title="Job database",
+        description="SQLAlchemy URL of the UWS job database, e.g. "
+        "postgresql+asyncpg://user@host/db, shared by every replica and worker. "
+        "Unset: SQLite in data_dir (one process).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        title="Job queue",
+        description="Redis URL (redis://host:6379/0) of the arq queue that "
+        "`adql-gateway worker` processes take async jobs from. Unset: jobs run inside the "
+        "gateway process.",
+    )
+    queue_name: str = Field(default="adql-gateway:uws", description="arq queue name.")
+    identity: IdentityKind = Field(
+        default="none",
+        description="Who owns jobs: none (anonymous), tokens (identity_tokens), introspection "
+        "(RFC 7662 endpoint identity_introspection_url) or header (set by a trusted proxy).",
+    )
+    identity_tokens: dict[str, str] = Field(
+        default_factory=dict, description="Bearer token -> user name, for identity 'tokens'."
+    )
+    identity_introspection_url: str | None = None
+    identity_header: str = Field(
+        default="X-Auth-Request-User",
+        description="Header carrying the user name, for identity 'header'.",
+    )
+    quota_running_jobs: int = Field(
+        default=0, ge=0, description="Queued or executing async jobs per user (0: no limit)."
+    )
+    quota_result_bytes: int = Field(
+        default=0, ge=0, description="Bytes of kept job results per user (0: no limit)."
+    )
+    job_stale_after: int = Field(
+        default=30,
+        ge=1,
+        description="Seconds without a heartbeat after which a running job's executor is "
+        "taken for dead: the job is retried once, then fails.",
+    )
     sync_timeout: int = Field(default=600, ge=1)
     whole_fetch_max_rows: int = Field(
         default=1_000_000,

@@ -1,0 +1,112 @@
+"""``adql-gateway worker``: an arq worker that executes the gateway's async jobs.
+
+Workers share the job database and the result directory with the gateway replicas; Redis
+only carries "run job X". A worker claims a job in the database before running it, so a
+message delivered twice (arq re-delivers a job whose worker vanished) runs it once; a worker
+that dies mid-job stops its heartbeat and the replicas' reaper retries or fails the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.worker import Worker, func
+
+from gateway.settings import GatewaySettings
+from gateway.uws.execute import JobBody, JobExecutor
+from gateway.uws.queue import RUN_JOB, process_worker_id
+from gateway.uws.results import ResultStore
+from gateway.uws.store import SqlJobStore
+
+log = logging.getLogger(__name__)
+
+#: Builds the job body once per worker process (it owns the query service).
+BodyFactory = Callable[[GatewaySettings, ResultStore], tuple[JobBody, Callable[[], None]]]
+
+
+def job_database_url(settings: GatewaySettings) -> str:
+    """The configured job database, or SQLite in the data directory."""
+    if settings.job_database_url:
+        return settings.job_database_url
+    return f"sqlite+aiosqlite:///{settings.data_dir / 'uws.sqlite3'}"
+
+
+async def _run_job(ctx: dict[str, Any], job_id: str) -> None:
+    executor: JobExecutor = ctx["executor"]
+    await executor.execute(job_id, ctx["worker_id"])
+
+
+def build_worker(settings: GatewaySettings, make_body: BodyFactory) -> Worker:
+    """An arq worker for ``settings`` (which must name ``redis_url``)."""
+    if not settings.redis_url:
+        msg = "a worker needs redis_url in the configuration (or ADQL_GATEWAY_REDIS_URL)"
+        raise ValueError(msg)
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        store = await SqlJobStore.open(job_database_url(settings))
+        results = ResultStore(settings.data_dir / "jobs")
+        body, close_body = make_body(settings, results)
+        ctx.update(
+            store=store,
+            close_body=close_body,
+            executor=JobExecutor(store, body),
+            worker_id=process_worker_id(),
+        )
+        log.info("worker %s ready on queue %s", ctx["worker_id"], settings.queue_name)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "store" in ctx:
+            await ctx["store"].close()
+            ctx["close_body"]()
+
+    return Worker(
+        # One try per delivery: retries after a dead worker are the reaper's decision, made
+        # from the job's heartbeat, so a job never runs more often than MAX_ATTEMPTS.
+        functions=[func(_run_job, name=RUN_JOB, max_tries=1)],
+        queue_name=settings.queue_name,
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        on_startup=startup,
+        on_shutdown=shutdown,
+        max_jobs=settings.max_concurrent_jobs,
+        # The executor enforces each job's own execution duration; this only bounds a hang.
+        job_timeout=settings.execution_duration_hard + 60,
+        keep_result=60,
+        handle_signals=False,
+        poll_delay=0.2,
+    )
+
+
+def run_worker(settings: GatewaySettings, make_body: BodyFactory) -> None:
+    """Run a worker until SIGINT or SIGTERM; finishes nothing it started (jobs get retried)."""
+    worker = build_worker(settings, make_body)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        task = asyncio.create_task(worker.async_run())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        task.cancel()
+        stopper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await close_worker(worker)
+
+    asyncio.run(main())
+
+
+async def close_worker(worker: Worker) -> None:
+    """Run the worker's shutdown and close its Redis pool."""
+    # arq closes its pool with redis-py's deprecated close(); the replacement is the same.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Call to deprecated close", DeprecationWarning)
+        await worker.close()
