@@ -248,6 +248,13 @@ def _launch(runs: list[DemoRun], *args: str, sigint_ignored: bool = False) -> De
     return run
 
 
+def _urls(run: DemoRun) -> tuple[str, dict[str, str]]:
+    """The gateway's TAP URL and every backend's URL, from the run state."""
+    backends = run.state["backends"]
+    assert isinstance(backends, dict)
+    return str(run.state["tap_url"]), {str(k): str(v) for k, v in backends.items()}
+
+
 def _assert_no_orphans(run: DemoRun) -> None:
     deadline = time.monotonic() + 15
     pids = run.pids()
@@ -259,9 +266,7 @@ def _assert_no_orphans(run: DemoRun) -> None:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_backends_answer_in_their_own_protocols(demo: DemoRun) -> None:
-    tap_url = str(demo.state["tap_url"])
-    backends = demo.state["backends"]
-    assert isinstance(backends, dict)
+    tap_url, backends = _urls(demo)
     assert set(demo.pids()) == {"hsc", "rsp_sia", "spec", "rsp", "gateway"}
     with httpx.Client(timeout=30, trust_env=False) as client:
         assert client.get(f"{tap_url}/availability").status_code == 200
@@ -277,8 +282,7 @@ def test_backends_answer_in_their_own_protocols(demo: DemoRun) -> None:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_rsp_is_a_tap_service_with_the_shipped_metadata(demo: DemoRun) -> None:
-    backends = demo.state["backends"]
-    assert isinstance(backends, dict)
+    _, backends = _urls(demo)
     rsp = pyvo.dal.TAPService(backends["rsp"])
     rows = rsp.run_sync(RUBIN_CONE).to_table()
     assert len(rows) > 100
@@ -343,9 +347,7 @@ def test_pyvo_upload_of_positions_against_obscore(demo: DemoRun) -> None:
 def test_obscore_access_urls_lead_to_images_served_on_loopback(demo: DemoRun) -> None:
     from astropy.io import fits  # noqa: PLC0415
 
-    tap_url = str(demo.state["tap_url"])
-    backends = demo.state["backends"]
-    assert isinstance(backends, dict)
+    tap_url, backends = _urls(demo)
     rows = pyvo.dal.TAPService(tap_url).run_sync(EXAMPLES[1].adql)  # deep coadds, access_url
     assert len(rows) > 0
     # The rsp instance routes the same IDs through its own DataLink endpoint.
