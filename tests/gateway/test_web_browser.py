@@ -228,6 +228,23 @@ def test_async_job_reaches_completed_with_rows(
     assert not page_errors
 
 
+def test_async_job_when_the_page_is_opened_under_another_host_name(
+    browser: Browser, demo: DemoPorts, page_errors: list[str]
+) -> None:
+    # The service's base_url says 127.0.0.1, so the 303 after POST /async points there; from a
+    # page on localhost the browser refuses that cross-origin redirect. The page then finds
+    # the job by its RUNID and follows it on its own origin.
+    n = len(dp1_oracle()["objectId"])
+    local = demo.tap_url.replace("127.0.0.1", "localhost")
+    page = open_page(browser, local + "/", page_errors)
+    type_query(page, DP1_CONE)
+    page.click("#run-async")
+    expect(page.locator("#job-phase")).to_have_attribute("data-phase", "COMPLETED")
+    expect(page.locator("#status")).to_contain_text(f"{n} rows")
+    assert (page.get_attribute("#job h2 a", "href") or "").startswith(f"{local}/async/")
+    assert not page_errors
+
+
 def test_async_job_error_is_shown(
     browser: Browser, demo: DemoPorts, page_errors: list[str]
 ) -> None:

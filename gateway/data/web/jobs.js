@@ -21,6 +21,13 @@ function readJob(xml) {
   };
 }
 
+/** The id of the newest job with this RUNID (UWS job list, most recent first), or null. */
+async function findJob(runId) {
+  const list = parseXml(await getText("async?LAST=100")).documentElement;
+  const ref = kids(list, "jobref").find((r) => kidText(r, "runId") === runId);
+  return ref ? ref.getAttribute("id") : null;
+}
+
 export class AsyncJob {
   /**
    * @param {HTMLElement} panel where the job is shown
@@ -39,19 +46,28 @@ export class AsyncJob {
     this.started = performance.now();
     this.url = null;
     this.show({ id: "", phase: "SUBMITTING", info: [] });
-    let response;
+    const runId = `page-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+    let job;
     try {
       // The service answers 303 See Other to the job; fetch follows it, so the response is
       // the job document and its URL the job's URL.
-      response = await post("async", { ...params, PHASE: "RUN" });
+      const response = await post("async", { ...params, PHASE: "RUN", RUNID: runId });
+      this.url = response.url;
+      job = readJob(await response.text());
     } catch (error) {
-      const hint = error instanceof TypeError ? " (is the service's base_url this page's address?)" : "";
-      this.onError(`${error.message}${hint}`);
-      this.show({ id: "", phase: "ERROR", info: [] });
-      return;
+      // A TypeError is a network failure: the redirect names the service's configured
+      // base_url, and when that is another origin than this page's (localhost vs 127.0.0.1)
+      // the browser refuses to follow it. The job exists all the same: find it by RUNID.
+      const id = error instanceof TypeError ? await findJob(runId) : null;
+      if (!id) {
+        this.onError(error.message);
+        this.show({ id: "", phase: "ERROR", info: [] });
+        return;
+      }
+      this.url = new URL(`async/${encodeURIComponent(id)}`, document.baseURI).href;
+      job = readJob(await getText(this.url));
     }
-    this.url = response.url;
-    await this.follow(readJob(await response.text()));
+    await this.follow(job);
   }
 
   async follow(job) {
