@@ -250,3 +250,33 @@ def test_access_url_rewrite_keeps_the_column_type(kind: pa.DataType) -> None:
         None,
         "x?ID=ivo://y/2",
     ]
+
+
+def test_spectra_aligned_on_one_grid_match_the_single_spectra(gateway: Gateway) -> None:
+    service = pyvo.dal.TAPService(gateway.url)
+    ids = [
+        str(i)
+        for i in service.run_sync(
+            "SELECT TOP 2 specobjid FROM sdss_dr16.specobj "
+            "WHERE CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 53.2, -28.1, 0.3)) = 1"
+        )["specobjid"]
+    ]
+    url = f"{gateway.url}/datalink/spectrum"
+    with httpx.Client(timeout=60, trust_env=False) as client:
+        aligned = client.post(url, data={"ID": ids, "FORMAT": "numpy", "ALIGN": "true"})
+        assert aligned.status_code == 200, aligned.text
+        grid = np.load(io.BytesIO(aligned.content), allow_pickle=False)
+        assert grid.shape[0] == 2
+        loglam = np.asarray(grid["loglam"][0], float)
+        for row, specobjid in enumerate(ids):
+            single = client.get(url, params={"ID": specobjid})
+            with fits.open(io.BytesIO(single.content)) as hdus:
+                own = hdus[1].data
+                # Oracle: place each pixel of the single spectrum on the shared grid by its
+                # wavelength; the aligned flux there is the same value.
+                at = np.searchsorted(loglam, np.asarray(own["loglam"], float) - 1e-6)
+                np.testing.assert_allclose(loglam[at], own["loglam"], atol=1e-5)
+                np.testing.assert_allclose(grid["flux"][row][at], own["flux"], rtol=1e-6)
+        bad = client.get(url, params={"ID": "not-a-number"})
+        assert bad.status_code == 400
+        assert "not a specobjid" in error_message(bad.content)
