@@ -145,9 +145,16 @@ def translate(
             " at the top, not inside a subquery or parentheses"
         )
     if token.upper() in {"ON", "USING"} and not expected_names & {"ON", "USING"}:
-        join = _join_words_before(tokens, text, offset)
+        join, since = _join_words_before(tokens, text, offset)
         if join:
             return at(f"a {join} JOIN takes no ON or USING clause: remove it or drop {join}")
+        # A second ON/USING for the last join (not ON misused as a name in a later clause).
+        if {"ON", "USING"} & set(since) and not _CLAUSE_WORDS & set(since):
+            return at(
+                f"this join already has its condition ({token.upper()} cannot follow it): joins"
+                " read left to right, so to give an inner join its own condition put it in"
+                " parentheses, as in a JOIN (b JOIN c ON ...) ON ..."
+            )
     null_message = _null_message(token, expected, lambda: _last_tokens(tokens, text, offset, 3))
     if null_message is not None:
         return at(null_message)
@@ -247,10 +254,13 @@ def _token_before(tokens: Callable[[str], Iterable[Token]], text: str, offset: i
     return previous
 
 
+_CLAUSE_WORDS = frozenset({"SELECT", "WHERE", "GROUP", "HAVING", "ORDER", "OFFSET"})
+
+
 def _join_words_before(
     tokens: Callable[[str], Iterable[Token]], text: str, offset: int
-) -> str | None:
-    """NATURAL or CROSS if the last JOIN before ``offset`` was one of those, else None."""
+) -> tuple[str | None, list[str]]:
+    """The last JOIN before ``offset``: NATURAL/CROSS/None for its kind, the words after it."""
     words: list[str] = []
     try:
         for token in tokens(text):
@@ -260,10 +270,11 @@ def _join_words_before(
     except UnexpectedInput:
         pass
     if "JOIN" not in words:
-        return None
+        return None, []
     last_join = len(words) - 1 - words[::-1].index("JOIN")
     before = words[max(last_join - 3, 0) : last_join]
-    return next((w for w in ("NATURAL", "CROSS") if w in before), None)
+    kind = next((w for w in ("NATURAL", "CROSS") if w in before), None)
+    return kind, words[last_join + 1 :]
 
 
 def _bad_character(text: str, offset: int, expected: tuple[str, ...]) -> AdqlSyntaxError:

@@ -39,6 +39,10 @@ def error_of(text):
         ("SELECT REGION(NULL) FROM t", 1, 19, "REGION takes no coordinate system"),
         ("SELECT a FROM t WHERE a LIKE NULL", 1, 30, "a bare NULL is not one"),
         ("SELECT a FROM NULL", 1, 15, '"null"'),
+        ("SELECT * FROM a JOIN b JOIN c ON b.x = c.x ON a.x = b.x", 1, 44, "put it in parenth"),
+        ("SELECT * FROM a JOIN b ON a.x = b.x USING (x)", 1, 37, "already has its condition"),
+        ("SELECT * FROM a JOIN b ON a.x = b.x WHERE on = 1", 1, 43, '"on"'),
+        ("SELECT POINT(1, 2) || 'x' FROM t", 1, 8, "a geometry cannot be concatenated"),
     ],
 )
 def test_messages(text, line, column, fragment):
