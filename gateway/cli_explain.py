@@ -39,6 +39,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Imported here: the federation stack is heavy and other subcommands do not need it.
     from gateway.explain import explain_plan  # noqa: PLC0415
     from gateway.federated_service import FederatedQueryService  # noqa: PLC0415
+    from gateway.run_options import RunOptions  # noqa: PLC0415
     from gateway.settings import GatewaySettings  # noqa: PLC0415
     from grammar.errors import AdqlError  # noqa: PLC0415
     from grammar.parser import parse  # noqa: PLC0415
@@ -51,7 +52,9 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"error: cannot use configuration {args.config}: {exc}", file=err)
         return cli.EXIT_INVALID
     try:
-        plan = service.plan(parse(cli.read_query(args.query)))
+        # Nothing is fetched: plan with the opt-in, the text says what a run would refuse.
+        opt_in = RunOptions(fetch_whole=True)
+        plan = service.plan(parse(cli.read_query(args.query)), options=opt_in)
     except AdqlError as exc:
         print(f"error: {exc}", file=err)
         return cli.EXIT_INVALID

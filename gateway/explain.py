@@ -85,7 +85,7 @@ def explain_plan(
         f = plan.fragment
         lines.append(f"Fetch [{f.backend} ({f.kind})]")
         lines += _fragment_lines(f, "    ")
-        lines += [f"    fetched whole: {w.describe()}" for w in plan.whole]
+        lines += [f"    fetched whole: {w.describe(opts)}" for w in plan.whole]
         if f.local_query is not None:
             lines.append(f"Local (DuckDB over fragment.fetched): {to_adql(f.local_query)}")
         return "\n".join(lines)
@@ -109,14 +109,18 @@ def explain_plan(
             choice = None if choices is None else choices.get(scan.ref.index)
             lines += _depends(scan, plan, choice, opts)
         elif whole:
-            lines += [f"    fetched whole: {w.describe()}" for w in whole]
+            lines += [f"    fetched whole: {w.describe(opts)}" for w in whole]
         elif scan.restricted:
             lines.append("    restricted by its own spatial condition")
     lines += [f"note: {note}" for note in plan.notes]
     return "\n".join(lines)
 
 
-def explain_json(plan: Plan, choices: Mapping[int, JoinChoice] | None = None) -> dict[str, object]:
+def explain_json(
+    plan: Plan,
+    choices: Mapping[int, JoinChoice] | None = None,
+    options: FederationOptions | None = None,
+) -> dict[str, object]:
     """``/explain``'s answer: ``{"plan": text, "fragments": [...], "local_sql": ...}``."""
     body = plan.to_json()
-    return {"plan": explain_plan(plan, choices), **body}
+    return {"plan": explain_plan(plan, choices, options), **body}

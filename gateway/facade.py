@@ -84,8 +84,9 @@ class Gateway:
         return plan_json(self.translate(adql), self.service.catalog)
 
     def explain(self, adql: str | Query) -> str:
-        """The plan tree of ``adql``."""
-        return explain_plan(self.service.plan(self._query(adql)), options=self.service.options)
+        """The plan tree of ``adql`` (a fetch a run would refuse is said so, not raised)."""
+        plan = self.service.plan(self._query(adql), options=RunOptions(fetch_whole=True))
+        return explain_plan(plan, options=self.service.options)
 
     async def execute(
         self,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.catalog import CatalogTable
+from gateway.federation_xmatch import FederationOptions
 from grammar import nodes as n
 from grammar.errors import AdqlError
 from grammar.printer import to_adql
@@ -63,17 +64,27 @@ class WholeFetch:
     estimate: int | None
     span: n.Span
 
-    def describe(self) -> str:
-        """The fetch in words, for EXPLAIN."""
+    def describe(self, options: FederationOptions | None = None) -> str:
+        """The fetch in words, for EXPLAIN (with ``options``: whether running it is refused)."""
         size = (
             "row estimate unknown (set table_rows of the backend to have it checked)"
             if self.estimate is None
             else f"about {self.estimate:,} rows"
         )
-        return (
+        text = (
             f"{self.label}: {self.table} is fetched whole from {self.backend} ({self.kind}), "
             f"{size}: {self.reason}"
         )
+        if options is not None and self.refused(options.whole_max_rows) and not options.allow_whole:
+            text += (
+                f"; above the limit of {options.whole_max_rows:,} rows, so running the query "
+                f"is refused unless it comes with {OPT_IN}"
+            )
+        return text
+
+    def refused(self, max_rows: int) -> bool:
+        """Whether the estimate is above ``max_rows`` (an unknown size is not refused)."""
+        return self.estimate is not None and self.estimate > max_rows
 
 
 def row_estimate(table: CatalogTable) -> int | None:
@@ -131,5 +142,5 @@ def check_whole_fetches(fetches: Sequence[WholeFetch], max_rows: int, *, allowed
     if allowed:
         return
     for fetch in fetches:
-        if fetch.estimate is not None and fetch.estimate > max_rows:
+        if fetch.refused(max_rows):
             raise WholeFetchRefused(fetch, max_rows)

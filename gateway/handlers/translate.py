@@ -19,6 +19,7 @@ from gateway.federation import Plan
 from gateway.handlers.common import gateway_state
 from gateway.plan_sql import local_service_sql, plan_json
 from gateway.request_params import read_request_params
+from gateway.run_options import RunOptions
 from gateway.tap_params import TapUsageError
 
 router = APIRouter()
@@ -37,7 +38,10 @@ async def _plan(request: Request) -> tuple[Plan | None, dict[str, object]]:
         schemas = service.schemas()
         sql = await anyio.to_thread.run_sync(lambda: local_service_sql(query, schemas))
         return None, {"fragments": [], "local_sql": sql}
-    plan = await anyio.to_thread.run_sync(lambda: service.plan(query))
+    # Nothing is fetched here: plan as if the client opted in to whole fetches, and let the
+    # EXPLAIN text say which fetch a run would refuse.
+    opt_in = RunOptions(fetch_whole=True)
+    plan = await anyio.to_thread.run_sync(lambda: service.plan(query, options=opt_in))
     return plan, plan_json(plan, service.catalog)
 
 
@@ -73,4 +77,6 @@ async def explain_query(request: Request) -> Response:
             f"Plan: Local: every table is served by the gateway's engine\n{translated['local_sql']}"
         )
         return JSONResponse({"plan": text, **translated})
-    return JSONResponse({**explain_json(plan), **translated})
+    service = gateway_state(request).service
+    options = service.options if isinstance(service, FederatedQueryService) else None
+    return JSONResponse({**explain_json(plan, options=options), **translated})

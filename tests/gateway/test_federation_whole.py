@@ -66,8 +66,11 @@ def test_unrestricted_side_is_refused_with_the_numbers(federation: Federation) -
     text = explain_plan(plan)
     assert (
         "    fetched whole: h: hscv3.summary is fetched whole from hsc (hsc), about 1,112,940 "
-        "rows: no condition of the query restricts this table"
+        "rows: no condition of the query restricts this table; above the limit of 1,000,000 "
+        "rows, so running the query is refused unless it comes with FETCH_WHOLE=true"
     ) in text
+    opted_in = explain_plan(plan, options=FederationOptions(allow_whole=True))
+    assert "no condition of the query restricts this table\n" in opted_in
     assert "restricted by its own spatial condition" in text  # the spectra side
 
 
