@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from urllib.parse import parse_qsl
 
 from grammar import nodes as n
 from grammar.errors import ParamError
 from grammar.params import table_name
 from grammar.parser import parse
+from planners.spectral_ids import to_unsigned_domain
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 Q3C_RADIAL = re.compile(
@@ -144,4 +146,13 @@ def spectral_params_to_query(
         text += " WHERE " + " AND ".join(conditions)
     if order:
         text += f" ORDER BY {order}"
-    return parse(text)
+    query = parse(text)
+    body = query.body
+    if p.get("id") or not isinstance(body, n.SelectQuery) or body.where is None:
+        return query
+    # cond compares the service's signed column; in ADQL specobjid is the unsigned id.
+    where = to_unsigned_domain(body.where)
+    if where is None:
+        msg = "cond uses specobjid other than compared with integers; it cannot be translated"
+        raise ParamError(msg, "cond")
+    return replace(query, body=replace(body, where=where))

@@ -26,8 +26,10 @@ from astropy.table import Table
 
 from gateway.serve import build_app
 from gateway.settings import GatewaySettings
+from grammar import to_adql
+from planners.spectral_reverse import spectral_params_to_query
 from standins.data import DemoData, ensure_demo_data
-from tests.gateway.federation_servers import run_federation
+from tests.gateway.federation_servers import Federation, run_federation
 from tests.live_server import serve_app
 
 pytestmark = pytest.mark.integration
@@ -53,12 +55,17 @@ def ids(demo: DemoData) -> Ids:
 
 
 @pytest.fixture(scope="module")
-def gateway(demo: DemoData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    work: Path = tmp_path_factory.mktemp("specobjid")
-    with run_federation(demo, work / "rsp") as fed:
-        settings = GatewaySettings(data_dir=work / "gateway", backends=fed.backends())
-        with serve_app(build_app(settings), lifespan="on") as url:
-            yield url + "/tap"
+def federation(demo: DemoData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    with run_federation(demo, tmp_path_factory.mktemp("specobjid")) as fed:
+        yield fed
+
+
+@pytest.fixture(scope="module")
+def gateway(federation: Federation, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    work: Path = tmp_path_factory.mktemp("gateway")
+    settings = GatewaySettings(data_dir=work, backends=federation.backends())
+    with serve_app(build_app(settings), lifespan="on") as url:
+        yield url + "/tap"
 
 
 def sync(url: str, adql: str, **extra: object) -> httpx.Response:
@@ -265,3 +272,30 @@ def test_ids_travel_through_an_upload_join_to_the_tap_backend(gateway: str, demo
     table = parse_single_table(io.BytesIO(body)).to_table(use_names_over_ids=True)
     got = set(zip(votable_ids(body), (int(v) for v in table["objectId"]), strict=True))
     assert got == expected
+
+
+def test_to_adql_of_a_service_request_finds_the_rows_the_service_finds(
+    federation: Federation, gateway: str, ids: Ids
+) -> None:
+    """A Data Lab ``cond`` compares the signed column; its ADQL (unsigned ids) must agree."""
+    signed = ids.view(np.int64)
+    x = int(signed[signed < 0][7])
+    cases: list[tuple[str, npt.NDArray[np.bool_]]] = [
+        ("specobjid < 0", signed < 0),
+        (f"specobjid >= {x}", signed >= x),
+        (f"specobjid in ({x}, 5)", signed == x),
+        (f"specobjid between {x} and {int(signed.max())}", signed >= x),
+        (f"specobjid <> {x} and specobjid < 10", (signed != x) & (signed < 10)),
+    ]
+    for cond, mask in cases:
+        params = {"fields": "specobjid", "cond": cond}
+        service = httpx.get(
+            f"{federation.spec}/query",
+            params={"id": "", "catalog": "", "context": "sdss_dr16", **params},
+            timeout=60,
+        )
+        assert service.status_code == 200, service.text
+        direct = sorted(int(line) for line in service.text.split()[1:])
+        assert direct == sorted(int(v) for v in ids[mask]), cond
+        adql = to_adql(spectral_params_to_query(params))
+        assert sorted(votable_ids(sync(gateway, adql).content)) == direct, (cond, adql)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from grammar import parse_condition, to_adql
 from planners import spectral_constraint as sc
-from planners.spectral_ids import interval, to_signed_domain
+from planners.spectral_ids import interval, to_signed_domain, to_unsigned_domain
 
 TOP, HALF = 2**64, 2**63
 EDGES = [0, 1, 2, HALF - 2, HALF - 1, HALF, HALF + 1, TOP - 2, TOP - 1]
@@ -97,6 +97,44 @@ def test_nested_logic(database: duckdb.DuckDBPyConnection, a: int, b: int) -> No
     adql = f"NOT (specobjid < {a} OR specobjid >= {b}) AND specobjid <> {a}"
     mask = ~((np.uint64(a) > IDS) | (np.uint64(b) <= IDS)) & (np.uint64(a) != IDS)
     assert service_rows(database, adql) == expected(mask)
+
+
+@pytest.fixture(scope="module")
+def gateway_engine() -> duckdb.DuckDBPyConnection:
+    """The gateway's view of the ids: unsigned (UBIGINT in its DuckDB engine)."""
+    connection = duckdb.connect()
+    connection.register("specobj", pa.table({"specobjid": pa.array(IDS, pa.uint64())}))
+    return connection
+
+
+SIGNED_OPS: dict[str, Callable[[npt.NDArray[np.int64], int], Mask]] = {
+    "=": lambda v, x: v == x,
+    "<>": lambda v, x: v != x,
+    "<": lambda v, x: v < x,
+    "<=": lambda v, x: v <= x,
+    ">": lambda v, x: v > x,
+    ">=": lambda v, x: v >= x,
+}
+signed_ids = st.one_of(
+    st.sampled_from([-HALF, -HALF + 1, -1, 0, 1, HALF - 1]), st.integers(-HALF, HALF - 1)
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(op=st.sampled_from(sorted(SIGNED_OPS)), value=signed_ids, other=signed_ids)
+def test_service_conditions_read_back_over_unsigned_ids(
+    gateway_engine: duckdb.DuckDBPyConnection, op: str, value: int, other: int
+) -> None:
+    """A ``cond`` written for the signed column, as ADQL over unsigned ids (to-adql)."""
+    signed = IDS.view(np.int64)
+    adql = (
+        f"specobjid {op} {value} OR specobjid BETWEEN {min(value, other)} AND {max(value, other)}"
+    )
+    between = (signed >= min(value, other)) & (signed <= max(value, other))
+    unsigned = to_unsigned_domain(parse_condition(adql))
+    assert unsigned is not None
+    rows = gateway_engine.execute(f"SELECT specobjid FROM specobj WHERE {to_adql(unsigned)}")
+    assert {v for (v,) in rows.fetchall()} == expected(SIGNED_OPS[op](signed, value) | between)
 
 
 def test_printed_numbers_stay_inside_the_signed_range() -> None:
