@@ -210,6 +210,12 @@ def test_plan_draws_one_box_per_backend(
     hsc = page.locator("#plan .box.backend[data-backend='hsc'] .url")
     expect(hsc).to_contain_text(f"127.0.0.1:{demo.hsc}/api/v0.1/hsc")
     expect(page.locator("#plan .box.gateway")).to_contain_text("JOIN")
+    # What each service is asked to do, and how the sides depend on each other.
+    spec = page.locator("#plan .box.backend[data-backend='spec']")
+    expect(spec.locator("h3")).to_contain_text("sdss_dr16.specobj AS s")
+    expect(spec.locator("ul.pushed")).to_contain_text("filter: CONTAINS(POINT('ICRS', ra, dec)")
+    hsc_box = page.locator("#plan .box.backend[data-backend='hsc']")
+    expect(hsc_box.locator("ul.notes")).to_contain_text("cross-match with s")
     assert not page_errors
 
 
