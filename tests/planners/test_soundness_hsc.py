@@ -117,7 +117,18 @@ def atoms(draw: st.DrawFn) -> str:
         st.sampled_from([f"CIRCLE('ICRS', {ra}, {dec}, {r})", f"CIRCLE(POINT({ra}, {dec}), {r})"])
     )
     contains = f"CONTAINS(POINT(MatchRA, MatchDec), {circle})"
-    return draw(st.sampled_from([f"{contains} = 1", f"1 = {contains}"]))
+    written = draw(st.sampled_from([str(r), f"{r * 3600}/3600", f"2 * {r / 2}"]))
+    return draw(
+        st.sampled_from(
+            [
+                f"{contains} = 1",
+                f"1 = {contains}",
+                f"DISTANCE(POINT(MatchRA, MatchDec), POINT({ra}, {dec})) <= {written}",
+                f"{written} > DISTANCE(POINT({ra}, {dec}), POINT(MatchRA, MatchDec))",
+                f"CONTAINS(POINT(MatchRA, MatchDec), BOX({ra}, {dec}, {written}, {2 * r})) = 1",
+            ]
+        )
+    )
 
 
 @st.composite
