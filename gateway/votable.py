@@ -81,21 +81,19 @@ def write_votable(
     """
     yield _header(columns, infos, query, field_ids or {}).encode()
     failures: list[str] = []
+    pieces = _row_pieces(columns, batches, serialization)
     if error_text is not None:
-        batches = _until_failure(batches, error_text, failures)
+        pieces = _until_failure(pieces, error_text, failures)
     if serialization == "binary2":
         yield b'<DATA><BINARY2><STREAM encoding="base64">\n'
         stream = Base64Lines()
-        for batch in batches:
-            for raw in encode_rows(columns, batch):
-                if text := stream.feed(raw):
-                    yield text
+        for raw in pieces:
+            if text := stream.feed(raw):
+                yield text
         yield stream.finish() + b"</STREAM></BINARY2></DATA>\n"
     else:
         yield b"<DATA><TABLEDATA>\n"
-        for batch in batches:
-            if rows := _tabledata_rows(columns, batch):
-                yield rows
+        yield from map(bytes, pieces)  # TABLEDATA pieces are bytes already: no copy
         yield b"</TABLEDATA></DATA>\n"
     trailer = "</TABLE>\n"
     if failures:
@@ -105,14 +103,29 @@ def write_votable(
     yield (trailer + "</RESOURCE>\n" + "".join(resources) + "</VOTABLE>\n").encode()
 
 
+def _row_pieces(
+    columns: Sequence[ColumnMeta], batches: Iterable[pa.RecordBatch], serialization: Serialization
+) -> Iterator[bytes | memoryview]:
+    """Encoded rows, whole rows per piece: BINARY2 bytes (before base64) or TABLEDATA XML."""
+    for batch in batches:
+        if serialization == "binary2":
+            yield from encode_rows(columns, batch)
+        elif rows := _tabledata_rows(columns, batch):
+            yield rows
+
+
 def _until_failure(
-    batches: Iterable[pa.RecordBatch],
+    pieces: Iterator[bytes | memoryview],
     error_text: Callable[[Exception], str],
     failures: list[str],
-) -> Iterator[pa.RecordBatch]:
-    """The batches until one fails; the failure's description is appended to ``failures``."""
+) -> Iterator[bytes | memoryview]:
+    """The pieces until producing one fails (reading or encoding rows).
+
+    The failure's description is appended to ``failures``; the document ends with the rows
+    sent so far.
+    """
     try:
-        yield from batches
+        yield from pieces
     except Exception as exc:  # noqa: BLE001  (any failure ends the table with an ERROR INFO)
         failures.append(error_text(exc))
 

@@ -355,6 +355,9 @@ def to_array(g: Geo) -> exp.Expr:
         array: exp.Expr = exp.Array(
             expressions=[exp.Cast(this=p, to=exp.DataType.build("DOUBLE")) for p in g.parts]
         )
+    elif g.array is None:
+        # Constant corners are SQL literals that DuckDB reads as DECIMAL: DALI wants doubles.
+        array = exp.Cast(this=polygon_array(g), to=exp.DataType.build("DOUBLE[]", dialect="duckdb"))
     else:
         array = polygon_array(g)
     return array if g.array is not None else null_if_any_null(g.parts, array)

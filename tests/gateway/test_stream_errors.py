@@ -79,3 +79,13 @@ def test_prefetch_keeps_every_row_and_the_overflow_flag() -> None:
     empty = PrefetchedResult(engine.execute(parse_adql("SELECT a FROM t.x WHERE a > 5")))
     assert list(empty.batches) == []
     engine.close()
+
+
+def test_a_row_that_cannot_be_encoded_ends_the_table_with_an_error_trailer() -> None:
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield pa.record_batch({"x": pa.array([1, 2], pa.int64())})
+        yield pa.record_batch({"x": pa.array(["not a long"])})
+
+    body = b"".join(write_votable(COLUMNS, batches(), error_text=describe_fault))
+    assert list(parse(io.BytesIO(body)).get_first_table().to_table()["x"]) == [1, 2]
+    assert query_statuses(body) == [("before", "OK"), ("after", "ERROR")]
