@@ -21,6 +21,7 @@ from gateway.datalink_links import (
 )
 from gateway.errors import BackendError
 from gateway.handlers.common import GatewayState, gateway_state
+from gateway.handlers.routes import get_and_post
 from gateway.request_params import read_request_params
 from gateway.tap_params import ParamBag, parse_flag
 
@@ -59,15 +60,11 @@ def _timeout(state: GatewayState, backend: str) -> float:
     return next(b.timeout_seconds for b in state.settings.backends if b.name == backend)
 
 
-@router.get(
+@get_and_post(
+    router,
     "/datalink/links",
+    name="datalink_links",
     summary="DataLink 1.1 {links} of datasets in federated results (ID repeatable)",
-    operation_id="datalink_links_get",
-)
-@router.post(
-    "/datalink/links",
-    summary="DataLink 1.1 {links} of datasets in federated results (ID repeatable)",
-    operation_id="datalink_links_post",
 )
 async def datalink_links(request: Request) -> Response:
     state = gateway_state(request)
@@ -91,15 +88,11 @@ async def datalink_links(request: Request) -> Response:
     return Response(unowned_links(groups.unowned), media_type=DATALINK_MIME)
 
 
-@router.get(
+@get_and_post(
+    router,
     "/datalink/spectrum",
+    name="datalink_spectrum",
     summary="Spectra by specobjid from a spectral backend (ID, BACKEND, CUTOUT, ALIGN, FORMAT)",
-    operation_id="datalink_spectrum_get",
-)
-@router.post(
-    "/datalink/spectrum",
-    summary="Spectra by specobjid from a spectral backend (ID, BACKEND, CUTOUT, ALIGN, FORMAT)",
-    operation_id="datalink_spectrum_post",
 )
 async def datalink_spectrum(request: Request) -> Response:
     state = gateway_state(request)

@@ -12,6 +12,7 @@ import grammar
 from gateway.cancellation import Cancellation
 from gateway.errors import describe_fault
 from gateway.handlers.common import gateway_state, with_cleanup
+from gateway.handlers.routes import get_and_post
 from gateway.request_params import read_request_params
 from gateway.responses import render_result
 from gateway.run_options import RunOptions, run_query
@@ -22,17 +23,12 @@ from gateway.uploads import load_uploads
 router = APIRouter()
 
 
-@router.get(
+@get_and_post(
+    router,
     "/sync",
+    name="sync",
     summary="Run an ADQL query synchronously (TAP 1.1 §2.1)",
     response_class=StreamingResponse,
-    operation_id="sync_get",
-)
-@router.post(
-    "/sync",
-    summary="Run an ADQL query synchronously (TAP 1.1 §2.1)",
-    response_class=StreamingResponse,
-    operation_id="sync_post",
 )
 async def sync_query(request: Request) -> Response:
     state = gateway_state(request)

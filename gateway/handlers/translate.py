@@ -17,6 +17,7 @@ from gateway.explain import explain_json
 from gateway.federated_service import FederatedQueryService
 from gateway.federation import Plan
 from gateway.handlers.common import gateway_state
+from gateway.handlers.routes import get_and_post
 from gateway.plan_sql import local_service_sql, plan_json
 from gateway.request_params import read_request_params
 from gateway.run_options import RunOptions
@@ -45,30 +46,22 @@ async def _plan(request: Request) -> tuple[Plan | None, dict[str, object]]:
     return plan, plan_json(plan, service.catalog)
 
 
-@router.get(
+@get_and_post(
+    router,
     "/translate",
+    name="translate",
     summary="The backend requests and local query of an ADQL query (gateway extension)",
-    operation_id="translate_get",
-)
-@router.post(
-    "/translate",
-    summary="The backend requests and local query of an ADQL query (gateway extension)",
-    operation_id="translate_post",
 )
 async def translate_query(request: Request) -> Response:
     _, translated = await _plan(request)
     return JSONResponse(translated)
 
 
-@router.get(
+@get_and_post(
+    router,
     "/explain",
+    name="explain",
     summary="The federated plan of an ADQL query, as text and JSON (gateway extension)",
-    operation_id="explain_get",
-)
-@router.post(
-    "/explain",
-    summary="The federated plan of an ADQL query, as text and JSON (gateway extension)",
-    operation_id="explain_post",
 )
 async def explain_query(request: Request) -> Response:
     plan, translated = await _plan(request)

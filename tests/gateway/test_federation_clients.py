@@ -121,6 +121,11 @@ def test_pyvo_warns_on_a_partial_answer(
         table = result.to_table()
         assert len(table) == hsc_in_cone(demo)
         assert np.all(np.ma.getmaskarray(table["z"]))
+        # the async result file says the same
+        with pytest.warns(DALOverflowWarning):
+            job_result = service.run_async(HSC_WITH_SPECTRA, PARTIAL="true")
+        assert job_result.query_status == "OVERFLOW"
+        assert len(job_result.to_table()) == len(table)
 
 
 def test_pyvo_is_quiet_on_a_complete_answer(federation: Federation, tmp_path: Path) -> None:
