@@ -59,13 +59,17 @@ def _translate_configured(args: argparse.Namespace, text: str, out: TextIO, err:
     """Plan as the configured gateway does; print what its ``/translate`` answers."""
     from gateway.federated_service import FederatedQueryService  # noqa: PLC0415 - heavy
     from gateway.plan_sql import plan_json  # noqa: PLC0415
+    from gateway.run_options import RunOptions  # noqa: PLC0415
 
     settings = _load_settings(args.config, err)
     if isinstance(settings, int):
         return settings
     service = FederatedQueryService(settings)
+    # Nothing is fetched: a whole-table fetch a run would refuse is still translated.
+    opt_in = RunOptions(fetch_whole=True)
     try:
-        result = plan_json(service.plan(parse(text)), service.catalog, args.dialect or "duckdb")
+        plan = service.plan(parse(text), options=opt_in)
+        result = plan_json(plan, service.catalog, args.dialect or "duckdb")
     except AdqlError as exc:
         print(f"error: {exc}", file=err)
         return cli.EXIT_INVALID

@@ -116,3 +116,21 @@ def test_subprocess(args: list[str], code: int) -> None:
     assert done.returncode == code, done.stderr
     if code == 0 and args[0] == "translate":
         assert json.loads(done.stdout)["fragments"]
+
+
+def test_whole_fetch_is_translated_and_explained_not_refused(tmp_path: Path) -> None:
+    """translate and explain fetch nothing: a fetch a run would refuse is shown, with why."""
+    config = tmp_path / "gw.toml"
+    config.write_text(
+        '[[backends]]\nname = "hsc"\nkind = "hsc"\nurl = "http://127.0.0.1:9/api/v0.1/hsc"\n'
+        'table_rows = { "*" = 5000000 }\n',
+        encoding="utf-8",
+    )
+    whole = "SELECT COUNT(*) AS n FROM hscv3.summary WHERE MatchRA * 2 > 1"
+    code, out, err = run("translate", "--config", str(config), whole)
+    assert code == 0, err
+    assert json.loads(out)["fragments"][0]["residual"] == "MatchRA * 2 > 1"
+    code, out, err = run("explain", "--config", str(config), whole)
+    assert code == 0, err
+    assert "about 5,000,000 rows" in out
+    assert "refused unless it comes with FETCH_WHOLE=true" in out
