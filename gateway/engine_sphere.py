@@ -1,10 +1,11 @@
 """Closed spherical regions for the engine's geometry functions (numpy, vectorised over points).
 
 ADQL 2.1 regions are closed: a point on an edge or a vertex of a polygon, or on a circle, is
-inside. Deciding that from floating point alone is not deterministic: the same point and
-polygon computed in batches of different sizes can differ in the last bit (numpy's vectorised
-trigonometry takes different code paths for different array lengths), so a vertex used as a
-query point was inside or outside depending on which other predicates had filtered the batch.
+inside. Deciding that from floating point alone is not deterministic: numpy's matrix-vector
+product sums in another order for a single row than for several, so a point's projection
+differs in the last bit depending on how many rows of the batch share its polygon, and a
+vertex used as a query point was inside with one WHERE clause and outside with another that
+left one row per polygon.
 Every test here therefore decides "on the boundary" with the same small angular tolerance
 :data:`TOLERANCE_DEG`, far below any astrometric precision and far above rounding error:
 
