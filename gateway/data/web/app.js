@@ -204,6 +204,7 @@ async function start() {
   } catch {
     // Highlighting without keyword colours is still an editor.
   }
+  setStatus("Ctrl+Enter runs the query. In the table list, “query” starts a query on a table; a column name is inserted at the cursor.");
   await Promise.all([schema.load(), loadExamples()]);
   document.body.dataset.ready = "true";
 }
