@@ -22,6 +22,7 @@ import pytest
 import pyvo
 from astropy import units as u
 from astropy.coordinates import SkyCoord
+from astroquery.utils.tap.core import TapPlus
 from pyvo.dal.exceptions import DALOverflowWarning
 
 from gateway.serve import build_app
@@ -38,7 +39,13 @@ from tests.gateway.federation_servers import (
 )
 from tests.live_server import reserve_port, serve_app
 
-pytestmark = [pytest.mark.integration, pytest.mark.interop]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.interop,
+    # astroquery's TapPlus leaves its http.client sockets to the garbage collector
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 AV = "{http://www.ivoa.net/xml/VOSIAvailability/v1.0}"
 RADIUS = 0.03
@@ -135,6 +142,22 @@ def test_pyvo_is_quiet_on_a_complete_answer(federation: Federation, tmp_path: Pa
             warnings.simplefilter("error", DALOverflowWarning)
             result = service.run_sync(HSC_WITH_SPECTRA, PARTIAL="true")
         assert result.query_status == "OK"
+
+
+def test_astroquery_reads_the_federated_tables(federation: Federation, tmp_path: Path) -> None:
+    with gateway(federation.backends(), tmp_path) as (tap, _):
+        tap_plus = TapPlus(url=tap, verbose=False)
+        names = {t.get_qualified_name() for t in tap_plus.load_tables()}
+        expected = {
+            "hscv3.summary", "dp1.Object", "ivoa.ObsCore", "rsp_sia.obscore", "sdss_dr16.specobj",
+        }  # fmt: skip
+        assert expected <= names
+        spec = tap_plus.load_table("sdss_dr16.specobj")
+        schema = pyvo.dal.TAPService(tap).run_sync(
+            "SELECT column_name FROM TAP_SCHEMA.columns "
+            "WHERE table_name = 'sdss_dr16.specobj' ORDER BY column_index"
+        )
+        assert [c.name for c in spec.columns] == [str(n) for n in schema.to_table()["column_name"]]
 
 
 # ------------------------------------------------------------------ async job progress
