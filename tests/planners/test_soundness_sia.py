@@ -132,7 +132,16 @@ def atoms(draw: st.DrawFn) -> str:
     if kind == "cone":
         return f"CONTAINS(POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', {ra}, {dec}, {radius})) = 1"
     if kind == "distance":
-        return f"DISTANCE(POINT(s_ra, s_dec), POINT({ra}, {dec})) < {radius}"
+        written = draw(st.sampled_from([str(radius), f"{radius * 3600!r}/3600"]))
+        return draw(
+            st.sampled_from(
+                [
+                    f"DISTANCE(POINT(s_ra, s_dec), POINT({ra}, {dec})) < {written}",
+                    f"{written} >= DISTANCE(POINT({ra}, {dec}), POINT(s_ra, s_dec))",
+                    f"CONTAINS(POINT(s_ra, s_dec), BOX({ra}, {dec}, {written}, {radius})) = 1",
+                ]
+            )
+        )
     if kind == "point":
         return f"INTERSECTS(s_region, POINT({ra}, {dec})) = 1"
     lo, hi = sorted([float(draw(_number("em_min"))), float(draw(_number("em_max")))])
