@@ -169,6 +169,24 @@ def test_query_shows_rows_sorting_and_sky_plot(
     assert not page_errors
 
 
+def test_example_from_the_menu_runs_with_ctrl_enter(
+    browser: Browser, demo: DemoPorts, page_errors: list[str]
+) -> None:
+    spectra = pq.read_table(
+        ensure_demo_data().tables()["sdss_dr16.specobj"], columns=["ra", "dec", "z"]
+    )
+    ra, dec, z = (spectra.column(c).to_numpy() for c in ("ra", "dec", "z"))
+    n = int(((z > 0.5) & (angular_distance(ra, dec, 53.2, -28.1) <= 0.2)).sum())
+    assert 0 < n < 10_000  # under the page's MAXREC
+    page = open_page(browser, demo.tap_url + "/", page_errors)
+    page.select_option("#examples", label="Spectra at redshift above 0.5 in ECDFS")
+    assert "FROM sdss_dr16.specobj" in page.input_value("#query")
+    page.press("#query", "Control+Enter")
+    expect(page.locator("#status")).to_contain_text(f"{n} rows")
+    assert page.get_attribute("#sky", "data-points") == str(n)
+    assert not page_errors
+
+
 def test_bad_query_marks_the_parsers_line_and_column(
     browser: Browser, demo: DemoPorts, page_errors: list[str]
 ) -> None:
