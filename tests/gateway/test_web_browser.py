@@ -300,3 +300,28 @@ def test_page_on_a_local_tables_service(
     expect(page.locator("#plan .box.gateway")).to_contain_text("local tables")
     expect(page.locator("#plan .box.backend")).to_have_count(0)
     assert not page_errors
+
+
+def test_sky_plot_keeps_a_field_across_ra_zero_together(
+    browser: Browser, tap_service: TapService, page_errors: list[str]
+) -> None:
+    stars = tap_service.stars
+    inside = cone_mask(stars, 0.0, 0.0, 0.5)
+    ra = stars.ra[inside]
+    # The cone straddles RA 0.
+    assert (ra < 1).any()
+    assert (ra > 359).any()
+    # Unwrapped around 0, the field is about a degree wide, not 360.
+    wrapped = np.where(ra > 180, ra - 360, ra)
+    page = open_page(browser, tap_service.url + "/", page_errors)
+    type_query(
+        page,
+        "SELECT ra, dec FROM demo.stars "
+        "WHERE CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 0, 0, 0.5)) = 1",
+    )
+    page.click("#run")
+    expect(page.locator("#status")).to_contain_text(f"{int(inside.sum())} rows")
+    span = float(page.get_attribute("#sky", "data-ra-span") or "nan")
+    assert span == pytest.approx(wrapped.max() - wrapped.min(), abs=1e-9)
+    assert plotted_pixels(page) > 50
+    assert not page_errors

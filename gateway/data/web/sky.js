@@ -84,6 +84,9 @@ export function drawSky(canvas, caption, result) {
     xmin = Math.min(xmin, x[i]); xmax = Math.max(xmax, x[i]);
     ymin = Math.min(ymin, dec[i]); ymax = Math.max(ymax, dec[i]);
   }
+  // What the plot spans, for tests and curious users: RA range after unwrapping, in degrees.
+  canvas.dataset.raSpan = String(xmax - xmin);
+  canvas.dataset.raCentre = String(centre);
   const cosDec = Math.max(Math.cos((((ymin + ymax) / 2) * Math.PI) / 180), 0.05);
   // Equal angular scale on both axes, with a margin; a single point gets a small square.
   const width = Math.max((xmax - xmin) * cosDec, ymax - ymin, 1 / 3600) * 1.1;
