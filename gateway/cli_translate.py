@@ -7,8 +7,9 @@ joins across backends) and prints exactly what that gateway's ``/translate`` ans
 null. Without ``--config`` (or with ``--backend``) it routes a single-table query to the
 public services' planners. ``to-adql --from hsc|sia|spectral [--table T] PARAMS`` prints the
 ADQL a backend request stands for (PARAMS: a query string, or a JSON object such as the HSC
-notebooks' dicts). Exit codes: 0 ok, 1 invalid query, parameters or configuration contents
-(message on stderr, with line/column for ADQL), 2 usage (including an unreadable --config).
+notebooks' dicts). Exit codes: 0 ok, 1 invalid input: query, parameters or configuration
+file (message on stderr, with line/column for ADQL), as ``serve`` and ``explain``; 2 usage
+(argparse).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _load_settings(config: Path, err: TextIO) -> GatewaySettings | int:
         return load_settings(config)
     except OSError as exc:
         print(f"error: cannot read {config}: {exc.strerror or exc}", file=err)
-        return cli.EXIT_USAGE
+        return cli.EXIT_INVALID
     except ValueError as exc:  # TOML syntax and pydantic validation errors
         print(f"error: invalid configuration {config}: {exc}", file=err)
         return cli.EXIT_INVALID
@@ -64,7 +65,11 @@ def _translate_configured(args: argparse.Namespace, text: str, out: TextIO, err:
     settings = _load_settings(args.config, err)
     if isinstance(settings, int):
         return settings
-    service = FederatedQueryService(settings)
+    try:
+        service = FederatedQueryService(settings)
+    except (OSError, ValueError) as exc:  # e.g. two backends claiming one table name
+        print(f"error: cannot use configuration {args.config}: {exc}", file=err)
+        return cli.EXIT_INVALID
     # Nothing is fetched: a whole-table fetch a run would refuse is still translated.
     opt_in = RunOptions(fetch_whole=True)
     try:
