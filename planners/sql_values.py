@@ -150,6 +150,8 @@ class ValueCompiler:
             if unknown and self.target.dialect != "duckdb":
                 # Pass-through: the target knows the types; its own "/" is SQL's (and ADQL's).
                 return Typed(exp.Div(this=a, expression=b, typed=True), result)
+            if self.target.dialect == "duckdb":
+                b = _nonzero(b)
             return Typed(exp.Div(this=a, expression=b), result)
         cls2 = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[node.op]
         return Typed(cls2(this=a, expression=b), result)
@@ -360,6 +362,21 @@ class ValueCompiler:
                 return test if wanted else exp.Not(this=exp.Paren(this=test))
         left, right = self.scalar(node.left, scope), self.scalar(node.right, scope)
         return _COMPARISON[node.op](this=left.sql, expression=right.sql)
+
+
+def _nonzero(divisor: exp.Expr) -> exp.Expr:
+    """A floating-point divisor that raises "division by zero" when it is 0.
+
+    SQL (and so ADQL) makes a division by zero an error; DuckDB's floating-point ``/``
+    answers Infinity or NaN instead (its integer ``//`` and ``%`` do raise). A constant
+    divisor stays as it is, so that constant folding (cone radii like ``1.0/3600``) sees it;
+    a constant 0 is refused before this, by the binder.
+    """
+    if constant(divisor) is not None:
+        return divisor
+    test = exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0))
+    fault = exp.Anonymous(this="error", expressions=[exp.Literal.string("division by zero")])
+    return exp.Case(ifs=[exp.If(this=test, true=fault)], default=divisor)
 
 
 __all__ = ["ValueCompiler", "constant", "num"]
