@@ -99,6 +99,14 @@ CASES: list[tuple[str, list[Row]]] = [
     ("SELECT b.k, c.w FROM {b} AS b CROSS JOIN {c} AS c WHERE c.w = 7", _product(B_K, C_W[:1])),
     ("SELECT b.k, e.v FROM {b} AS b LEFT JOIN {e} AS e", [(k, None) for k in B_K.tolist()]),
     ("SELECT *, b.k * 2 AS twice FROM {b} AS b", [(k, 2 * k) for k in B_K.tolist()]),
+    (
+        "SELECT b.k, c.w, e.v FROM {b} AS b LEFT JOIN ({c} AS c JOIN {e} AS e)",
+        [(k, None, None) for k in B_K.tolist()],
+    ),
+    (
+        "SELECT b.k, c.w FROM {b} AS b JOIN ({c} AS c LEFT JOIN {e} AS e) ON c.w = 8 WHERE b.k > 10",
+        [(20, 8), (30, 8)],
+    ),
     # Extension: a bare * beside other select items.
     (
         "SELECT *, a.mag * 2 AS twice FROM {a} AS a",
