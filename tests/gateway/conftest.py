@@ -22,6 +22,8 @@ from astropy.io.votable import parse_single_table
 
 from gateway.serve import build_app
 from gateway.settings import load_settings
+from standins.data import DemoData, ensure_demo_data
+from tests.gateway.federation_servers import Federation, run_federation
 from tests.live_server import reserve_port, serve_app
 
 N_STARS = 5000
@@ -153,6 +155,19 @@ def limited_tap_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ta
         upload_max_bytes=4000,
     ) as service:
         yield service
+
+
+@pytest.fixture(scope="module")
+def demo() -> DemoData:
+    """The deterministic demo data (generated once into the user cache)."""
+    return ensure_demo_data()
+
+
+@pytest.fixture(scope="module")
+def federation(demo: DemoData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    """The demo federation's stand-ins and rsp TAP instance on loopback, one per module."""
+    with run_federation(demo, tmp_path_factory.mktemp("rsp")) as fed:
+        yield fed
 
 
 # ---------------------------------------------------------------- helpers for the TAP tests

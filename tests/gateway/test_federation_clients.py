@@ -28,13 +28,12 @@ from pyvo.dal.exceptions import DALOverflowWarning
 from gateway.serve import build_app
 from gateway.settings import BackendConfig, GatewaySettings
 from gateway.uws_xml import JOB_INFO_NS
-from standins.data import DemoData, ensure_demo_data
+from standins.data import DemoData
 from tests.gateway.conftest import UWS_NS, create_job, wait_terminal
 from tests.gateway.federation_servers import (
     ECDFS,
     Federation,
     dead_url,
-    run_federation,
     serve_switchable,
 )
 from tests.live_server import reserve_port, serve_app
@@ -57,17 +56,6 @@ HSC_WITH_SPECTRA = (
     f"ON CONTAINS(POINT(s.ra, s.dec), CIRCLE(h.MatchRA, h.MatchDec, {ARCSEC})) = 1 "
     f"WHERE {HSC_CONE}"
 )
-
-
-@pytest.fixture(scope="module")
-def demo() -> DemoData:
-    return ensure_demo_data()
-
-
-@pytest.fixture(scope="module")
-def federation(demo: DemoData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
-    with run_federation(demo, tmp_path_factory.mktemp("rsp")) as fed:
-        yield fed
 
 
 def hsc_in_cone(demo: DemoData) -> int:
