@@ -216,6 +216,10 @@ class Evaluator:
                 return _scalar(text, "str")
             case n.NullLiteral():
                 return Value(np.asarray(0), np.asarray(a=True), "num")
+            case n.UnaryExpression(op="-", operand=n.NumericLiteral() as literal):
+                # Negate the exact number: -9223372036854775808 is a signed bigint, while
+                # its magnitude alone only fits uint64, whose negation would wrap.
+                return _scalar(-literal.value, "num")
             case n.UnaryExpression(op=op, operand=operand):
                 v = self._numeric(self.value(operand), op)
                 data = (

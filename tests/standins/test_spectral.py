@@ -248,3 +248,11 @@ def test_cond_sees_the_signed_database_column_like_the_real_service(spec):
     assert [int(r["specobjid"]) for r in rows(legacy(client, f"specobjid = {signed}"))] == [
         int(big[0])
     ]
+
+
+def test_the_smallest_bigint_literal_is_a_number_like_in_sql(spec):
+    """``-9223372036854775808`` is the least signed bigint, not a wrapped unsigned value."""
+    client, paths = spec
+    n_rows = pq.read_table(paths["sdss_dr16.specobj"]).num_rows
+    assert len(rows(legacy(client, "specobjid > -9223372036854775808"))) == n_rows
+    assert rows(legacy(client, "specobjid < -9223372036854775808")) == []
