@@ -237,6 +237,23 @@ def test_plan_draws_one_box_per_backend(
     assert not page_errors
 
 
+def test_plan_of_an_unknown_table_marks_its_position(
+    browser: Browser, demo: DemoPorts, page_errors: list[str]
+) -> None:
+    page = open_page(browser, demo.tap_url + "/", page_errors)
+    type_query(page, "SELECT x\nFROM nosuch.tab")
+    page.click("#plan-btn")
+    # The binder's position (line 2, column 6), shown like a syntax error.
+    expect(page.locator("#syntax[data-line='2'][data-column='6']")).to_contain_text(
+        "Unknown table 'nosuch.tab'"
+    )
+    expect(page.locator("#error-mark")).to_have_text("nosuch")
+    # The syntax check (the text parses) must not clear it once it has run.
+    page.wait_for_timeout(1000)
+    expect(page.locator("#error-mark")).to_have_text("nosuch")
+    assert not page_errors
+
+
 def test_async_job_reaches_completed_with_rows(
     browser: Browser, demo: DemoPorts, page_errors: list[str]
 ) -> None:

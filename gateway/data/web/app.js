@@ -25,6 +25,9 @@ function setStatus(text, kind = "") {
 
 /** Show an error from running a query; mark its position when the message names one. */
 function showError(message) {
+  // A syntax check still on its way would find the text valid and clear this error.
+  clearTimeout(checkTimer);
+  checkSeq += 1;
   const at = positionIn(message);
   if (!at) {
     setStatus(message, "error");
