@@ -121,6 +121,6 @@ def explain_json(
     choices: Mapping[int, JoinChoice] | None = None,
     options: FederationOptions | None = None,
 ) -> dict[str, object]:
-    """``/explain``'s answer: ``{"plan": text, "fragments": [...], "local_sql": ...}``."""
+    """``{"plan": text, "fragments": [...], "local_adql": ...}`` (``/explain`` adds local_sql)."""
     body = plan.to_json()
     return {"plan": explain_plan(plan, choices, options), **body}

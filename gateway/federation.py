@@ -133,13 +133,17 @@ class Plan:
         return tuple(s.fragment for s in self.scans if s.fragment is not None)
 
     def to_json(self) -> dict[str, object]:
-        """DESIGN.md's ``translate`` JSON (``local_sql`` is the ADQL run in the engine)."""
+        """The fragments and ``local_adql``, the engine's query as ADQL (or null).
+
+        DESIGN.md's ``translate`` JSON, whose ``local_sql`` is SQL, is
+        :func:`gateway.plan_sql.plan_json` (it needs the catalogue's column types).
+        """
         local: n.Query | None = self.local_query
         if self.fragment is not None:
             local = self.fragment.local_query
         return {
             "fragments": [f.to_json() for f in self.fragments],
-            "local_sql": None if local is None else to_adql(local),
+            "local_adql": None if local is None else to_adql(local),
         }
 
 

@@ -223,3 +223,13 @@ def test_a_join_without_specification_goes_to_the_tap_backend_with_on_1_1(federa
     (request,) = fragment["requests"]
     sent = dict(request["params"])["QUERY"]
     assert "JOIN r.c AS c ON 1 = 1" in sent
+
+
+def test_explain_gives_the_engine_query_as_adql_and_as_sql(federation: str) -> None:
+    query = "SELECT a.id, b.k FROM loc.a AS a LEFT JOIN r.b AS b WHERE a.id > 2"
+    explained = httpx.post(federation + "/explain", data={"QUERY": query}, timeout=30).json()
+    translated = httpx.post(federation + "/translate", data={"QUERY": query}, timeout=30).json()
+    assert explained["local_sql"] == translated["local_sql"]
+    assert '"a"."id"' in translated["local_sql"]  # DuckDB SQL: quoted names
+    engine_query = grammar.parse(explained["local_adql"])  # ADQL, kept under its own name
+    assert grammar.to_adql(engine_query) == explained["local_adql"]
