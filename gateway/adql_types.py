@@ -38,16 +38,19 @@ class AdqlType:
     kind: Kind
     name: str
     integer: bool = False
+    floating: bool = False
+    """Known to be approximate (REAL, DOUBLE); neither flag: a number of unknown precision."""
 
     def describe(self) -> str:
         """``a number (double)`` and the like, for error messages."""
         word = _KIND_WORDS[self.kind]
-        return word if self.kind == "unknown" else f"{word} ({self.name})"
+        return word if self.name in {"unknown", "number"} else f"{word} ({self.name})"
 
 
 UNKNOWN: Final = AdqlType("unknown", "unknown")
 INTEGER: Final = AdqlType("number", "integer", integer=True)
-DOUBLE: Final = AdqlType("number", "double")
+DOUBLE: Final = AdqlType("number", "double", floating=True)
+NUMBER: Final = AdqlType("number", "number")
 STRING: Final = AdqlType("string", "char")
 TIMESTAMP: Final = AdqlType("timestamp", "timestamp")
 POINT: Final = AdqlType("geometry", "point")
@@ -74,7 +77,7 @@ def column_type(meta: ColumnMeta) -> AdqlType:
     if meta.datatype in INTEGER_TYPES:
         return AdqlType("number", meta.datatype, integer=True)
     if meta.datatype in FLOAT_TYPES:
-        return AdqlType("number", meta.datatype)
+        return AdqlType("number", meta.datatype, floating=True)
     return UNKNOWN
 
 
@@ -92,7 +95,7 @@ def cast_result(target: str) -> AdqlType:
     if name in {"SMALLINT", "INTEGER", "BIGINT"}:
         return AdqlType("number", name.lower(), integer=True)
     if name in {"REAL", "DOUBLE PRECISION"}:
-        return AdqlType("number", name.lower())
+        return AdqlType("number", name.lower(), floating=True)
     if name in {"CHAR", "VARCHAR"}:
         return AdqlType("string", name.lower())
     if name == "TIMESTAMP":

@@ -20,8 +20,7 @@ Runtime faults that a literal makes certain are reported here too, with their po
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 
 from gateway.adql_types import (
     ARITY,
@@ -29,6 +28,7 @@ from gateway.adql_types import (
     GEOMETRY_FUNCTIONS,
     INTEGER,
     KEEP_INTEGER,
+    NUMBER,
     NUMERIC_FUNCTIONS,
     POINT,
     STRING,
@@ -39,36 +39,21 @@ from gateway.adql_types import (
     comparable,
     geometry,
 )
-from gateway.columns import ColumnMeta
-from gateway.table_meta import SchemaMeta
+from gateway.typecheck_scope import (
+    Columns,
+    Outputs,
+    Range,
+    Scope,
+    TableColumns,
+    as_columns,
+    catalogue_tables,
+    expand,
+)
 from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem
 from grammar.printer import to_adql
 
 __all__ = ["TableColumns", "catalogue_tables", "check_types"]
-
-TableColumns = Callable[[n.TableName], Sequence[ColumnMeta] | None]
-"""The columns of the table a name designates, or None when it is not known."""
-
-Columns = dict[str, AdqlType] | None
-"""Column types by lower-case name; None for a source whose columns are not known."""
-
-
-def catalogue_tables(
-    schemas: Sequence[SchemaMeta], uploads: Mapping[str, Sequence[ColumnMeta]] | None = None
-) -> TableColumns:
-    """Table lookup over TAP_SCHEMA's schemas and the query's uploads (``TAP_UPLOAD.x``)."""
-    by_name: dict[str, Sequence[ColumnMeta]] = {}
-    for schema in schemas:
-        for table in schema.tables:
-            by_name.setdefault(table.table_name.replace('"', "").lower(), table.columns)
-    for name, columns in (uploads or {}).items():
-        by_name[f"tap_upload.{name.lower()}"] = columns
-
-    def lookup(name: n.TableName) -> Sequence[ColumnMeta] | None:
-        return by_name.get(".".join(p.name.lower() for p in name.parts))
-
-    return lookup
 
 
 def check_types(query: n.Query, tables: TableColumns) -> None:
@@ -84,60 +69,6 @@ def _text(node: n.Node) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _numeric_text(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-@dataclass(frozen=True, slots=True)
-class _Range:
-    """One FROM item: the names that qualify it and its columns."""
-
-    alias: str | None
-    parts: tuple[str, ...]
-    columns: Columns
-
-    def answers_to(self, qualifier: n.TableName) -> bool:
-        wanted = tuple(p.name.lower() for p in qualifier.parts)
-        if self.alias is not None:
-            return wanted == (self.alias,)
-        return len(wanted) <= len(self.parts) and self.parts[-len(wanted) :] == wanted
-
-
-@dataclass
-class _Scope:
-    parent: _Scope | None
-    ctes: Mapping[str, Columns]
-    ranges: list[_Range] = field(default_factory=list)
-
-    def resolve(self, ref: n.ColumnReference) -> AdqlType:
-        """The column's type; unknown when unresolved, ambiguous or of an open source."""
-        name = ref.name.name.lower()
-        scope: _Scope | None = self
-        while scope is not None:
-            hits: list[AdqlType] = []
-            opened = False
-            for r in scope.ranges:
-                if ref.qualifier is not None and not r.answers_to(ref.qualifier):
-                    continue
-                if r.columns is None:
-                    opened = True
-                elif name in r.columns:
-                    hits.append(r.columns[name])
-            if hits:
-                return hits[0] if len({h.kind for h in hits}) == 1 else UNKNOWN
-            if opened:
-                return UNKNOWN
-            scope = scope.parent
-        return UNKNOWN
-
-
-Outputs = list[tuple[str | None, AdqlType]] | None
-
-
 class _Checker:
     def __init__(self, tables: TableColumns) -> None:
         self.tables = tables
@@ -148,19 +79,19 @@ class _Checker:
 
     # ------------------------------------------------------------------ queries
 
-    def query(self, query: n.Query, parent: _Scope | None, ctes: Mapping[str, Columns]) -> Outputs:
+    def query(self, query: n.Query, parent: Scope | None, ctes: Mapping[str, Columns]) -> Outputs:
         ctes = dict(ctes)
         for cte in query.with_:
-            ctes[cte.name.key.lower()] = _as_columns(self.query(cte.query, None, ctes))
+            ctes[cte.name.key.lower()] = as_columns(self.query(cte.query, None, ctes))
         outputs, scope = self.body(query.body, parent, ctes)
-        order_scope = scope or _Scope(parent, ctes)
+        order_scope = scope or Scope(parent, ctes)
         for item in query.order_by:
             self.value(item.expression, order_scope)
         return outputs
 
     def body(
-        self, body: n.QueryBody, parent: _Scope | None, ctes: Mapping[str, Columns]
-    ) -> tuple[Outputs, _Scope | None]:
+        self, body: n.QueryBody, parent: Scope | None, ctes: Mapping[str, Columns]
+    ) -> tuple[Outputs, Scope | None]:
         if isinstance(body, n.SetOperation):
             left, _ = self.body(body.left, parent, ctes)
             right, _ = self.body(body.right, parent, ctes)
@@ -177,9 +108,9 @@ class _Checker:
         return self.select(body, parent, ctes)
 
     def select(
-        self, select: n.SelectQuery, parent: _Scope | None, ctes: Mapping[str, Columns]
-    ) -> tuple[Outputs, _Scope]:
-        scope = _Scope(parent, ctes)
+        self, select: n.SelectQuery, parent: Scope | None, ctes: Mapping[str, Columns]
+    ) -> tuple[Outputs, Scope]:
+        scope = Scope(parent, ctes)
         for source in select.from_:
             self.from_item(source, scope)
         if select.where is not None:
@@ -192,7 +123,7 @@ class _Checker:
         known = True
         for item in select.items:
             if isinstance(item, n.Asterisk):
-                expanded = _expand(scope, item.qualifier)
+                expanded = expand(scope, item.qualifier)
                 known = known and expanded is not None
                 outputs += expanded or []
                 continue
@@ -203,7 +134,7 @@ class _Checker:
             outputs.append((name, typ))
         return (outputs if known else None), scope
 
-    def from_item(self, item: n.FromItem, scope: _Scope) -> None:
+    def from_item(self, item: n.FromItem, scope: Scope) -> None:
         match item:
             case n.TableReference():
                 parts = tuple(p.name.lower() for p in item.name.parts)
@@ -218,10 +149,10 @@ class _Checker:
                         columns = {}
                         for meta in metas:
                             columns.setdefault(meta.name.lower(), column_type(meta))
-                scope.ranges.append(_Range(alias, parts, columns))
+                scope.ranges.append(Range(alias, parts, columns))
             case n.DerivedTable():
                 outputs = self.query(item.query, None, scope.ctes)
-                scope.ranges.append(_Range(item.alias.name.lower(), (), _as_columns(outputs)))
+                scope.ranges.append(Range(item.alias.name.lower(), (), as_columns(outputs)))
             case n.JoinedTable():
                 self.from_item(item.left, scope)
                 self.from_item(item.right, scope)
@@ -230,7 +161,7 @@ class _Checker:
 
     # ------------------------------------------------------------------ conditions
 
-    def condition(self, cond: n.SearchCondition, scope: _Scope) -> None:
+    def condition(self, cond: n.SearchCondition, scope: Scope) -> None:
         match cond:
             case n.AndCondition() | n.OrCondition():
                 for operand in cond.operands:
@@ -271,7 +202,7 @@ class _Checker:
                 self.query(cond.query, scope, scope.ctes)
 
     def compare(
-        self, left: n.ValueExpression, right: n.ValueExpression, scope: _Scope, at: n.Node
+        self, left: n.ValueExpression, right: n.ValueExpression, scope: Scope, at: n.Node
     ) -> None:
         a, b = self.value(left, scope), self.value(right, scope)
         if comparable(a, b) or _numeric_literal_pair(left, a, right, b):
@@ -283,7 +214,7 @@ class _Checker:
 
     # ------------------------------------------------------------------ values
 
-    def value(self, node: n.ValueExpression, scope: _Scope) -> AdqlType:
+    def value(self, node: n.ValueExpression, scope: Scope) -> AdqlType:
         match node:
             case n.ColumnReference():
                 return scope.resolve(node)
@@ -332,7 +263,7 @@ class _Checker:
                 outputs = self.query(node.query, scope, scope.ctes)
                 return outputs[0][1] if outputs and len(outputs) == 1 else UNKNOWN
 
-    def binary(self, node: n.BinaryExpression, scope: _Scope) -> AdqlType:
+    def binary(self, node: n.BinaryExpression, scope: Scope) -> AdqlType:
         a, b = self.value(node.left, scope), self.value(node.right, scope)
         if node.op == "||":
             for side, typ in ((node.left, a), (node.right, b)):
@@ -348,11 +279,9 @@ class _Checker:
         self.need_number(node.right, b, what, integer=bitwise)
         if node.op == "/" and _is_zero(node.right):
             self.problem(f"Division by zero in {_text(node)}", node.right)
-        if bitwise or (a.integer and b.integer):
-            return INTEGER
-        return DOUBLE
+        return INTEGER if bitwise else _arithmetic_result(a, b)
 
-    def function(self, node: n.FunctionCall, scope: _Scope) -> AdqlType:
+    def function(self, node: n.FunctionCall, scope: Scope) -> AdqlType:
         name, args = node.name.upper(), node.args
         allowed = ARITY.get(name)
         if allowed is not None and len(args) not in allowed:
@@ -365,10 +294,10 @@ class _Checker:
                 self.need_number(arg, typ, name)
             if name == "MOD" and _is_zero(args[1]):
                 self.problem(f"MOD by zero in {_text(node)}", args[1])
-            keeps = name in KEEP_INTEGER and all(
-                t.integer for t in types[: 2 if name == "MOD" else 1]
-            )
-            return INTEGER if keeps else DOUBLE
+            if name in KEEP_INTEGER:  # ABS, ROUND... of an integer; MOD of two integers
+                first = types[0]
+                return _arithmetic_result(first, types[1] if name == "MOD" else first)
+            return DOUBLE
         if name in GEOMETRY_FUNCTIONS or (name == "DISTANCE" and len(args) == 2):
             for arg, typ in zip(args, types, strict=True):
                 self.need_geometry(arg, typ, name)
@@ -400,7 +329,7 @@ class _Checker:
             return known[0][1] if known else UNKNOWN
         return UNKNOWN
 
-    def aggregate(self, node: n.SetFunction, scope: _Scope) -> AdqlType:
+    def aggregate(self, node: n.SetFunction, scope: Scope) -> AdqlType:
         if node.argument is None:
             return INTEGER
         typ = self.value(node.argument, scope)
@@ -408,37 +337,34 @@ class _Checker:
             return INTEGER
         if node.name in {"SUM", "AVG"}:
             self.need_number(node.argument, typ, node.name)
-            return typ if node.name == "SUM" and typ.integer else DOUBLE
+            return _arithmetic_result(typ, typ) if node.name == "SUM" else DOUBLE
         return typ
 
-    def cast(self, node: n.Cast, scope: _Scope) -> AdqlType:
+    def cast(self, node: n.Cast, scope: Scope) -> AdqlType:
         operand = self.value(node.operand, scope)
         target = cast_result(node.target.name)
-        if target.kind == "number" and operand.kind == "geometry":
-            self.problem(
-                f"CAST of {_text(node.operand)}, {operand.describe()}, to {node.target.name}",
-                node.operand,
-            )
-        if target.kind == "geometry" and operand.kind == "number":
+        if {operand.kind, target.kind} == {"number", "geometry"}:
             self.problem(
                 f"CAST of {_text(node.operand)}, {operand.describe()}, to {node.target.name}",
                 node.operand,
             )
         literal = node.operand
-        if target.kind == "number" and isinstance(literal, n.StringLiteral):
-            text = literal.value.strip()
-            ok = _numeric_text(text) if not target.integer else _integer_text(text)
-            if not ok:
-                self.problem(
-                    f"CAST of '{literal.value}' to {node.target.name}: not "
-                    f"{'an integer' if target.integer else 'a number'}",
-                    literal,
-                )
+        parse = int if target.integer else float
+        if (
+            target.kind == "number"
+            and isinstance(literal, n.StringLiteral)
+            and not _spells(literal.value, parse)
+        ):
+            self.problem(
+                f"CAST of '{literal.value}' to {node.target.name}: not "
+                f"{'an integer' if target.integer else 'a number'}",
+                literal,
+            )
         return target
 
     # ------------------------------------------------------------------ argument kinds
 
-    def centre(self, centre: n.Coordinates | n.ValueExpression, scope: _Scope, what: str) -> None:
+    def centre(self, centre: n.Coordinates | n.ValueExpression, scope: Scope, what: str) -> None:
         if isinstance(centre, n.Coordinates):
             self.need_number(centre.lon, self.value(centre.lon, scope), what)
             self.need_number(centre.lat, self.value(centre.lat, scope), what)
@@ -450,7 +376,7 @@ class _Checker:
     ) -> None:
         if typ.kind in {"string", "geometry"}:
             self.problem(f"{what} needs numbers, but {_text(node)} is {typ.describe()}", node)
-        elif integer and typ.kind == "number" and not typ.integer:
+        elif integer and typ.floating:
             self.problem(f"{what} needs integers, but {_text(node)} is {typ.describe()}", node)
 
     def need_geometry(self, node: n.ValueExpression, typ: AdqlType, what: str) -> None:
@@ -462,37 +388,21 @@ class _Checker:
             )
 
 
-def _as_columns(outputs: Outputs) -> Columns:
-    if outputs is None:
-        return None
-    columns: dict[str, AdqlType] = {}
-    for name, typ in outputs:
-        if name is not None:
-            columns.setdefault(name.lower(), typ)
-    return columns
-
-
-def _expand(
-    scope: _Scope, qualifier: n.TableName | None
-) -> list[tuple[str | None, AdqlType]] | None:
-    """The columns ``*`` or ``t.*`` stands for; None when a source's columns are unknown."""
-    out: list[tuple[str | None, AdqlType]] = []
-    for r in scope.ranges:
-        if qualifier is not None and not r.answers_to(qualifier):
-            continue
-        if r.columns is None:
-            return None
-        out += list(r.columns.items())
-    return out
-
-
 def _is_zero(node: n.ValueExpression) -> bool:
     return isinstance(node, n.NumericLiteral) and node.value == 0
 
 
-def _integer_text(text: str) -> bool:
+def _arithmetic_result(a: AdqlType, b: AdqlType) -> AdqlType:
+    """Integer op integer is an integer; with an approximate operand it is approximate."""
+    if a.integer and b.integer:
+        return INTEGER
+    return DOUBLE if a.floating or b.floating else NUMBER
+
+
+def _spells(text: str, kind: Callable[[str], object]) -> bool:
+    """Whether ``text`` is the decimal spelling of an integer or a number."""
     try:
-        int(text)
+        kind(text.strip())
     except ValueError:
         return False
     return True
@@ -504,5 +414,5 @@ def _numeric_literal_pair(
     """A number compared with a string literal spelling a number (``id = '42'``)."""
     for node, other in ((left, b), (right, a)):
         if isinstance(node, n.StringLiteral) and other.kind == "number":
-            return _numeric_text(node.value.strip())
+            return _spells(node.value, float)
     return False
