@@ -10,6 +10,7 @@ are read from the parsed query, so a candidate's ``tables`` can never drift from
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 import grammar
@@ -63,14 +64,22 @@ _GEOMETRY_PREDICATES = frozenset({"CONTAINS", "INTERSECTS"})
 _GEOMETRY_XTYPES = frozenset({"point", "circle", "polygon", "region", "moc", "shape"})
 
 
+@functools.cache
 def candidate_examples() -> tuple[Example, ...]:
     """Every known example, with its tables read from the query (in first-use order)."""
     raw = [_TAP_SCHEMA_TABLES]
     raw += [Example(e.title, f"{e.title}.", e.adql) for e in demo_config.EXAMPLES]
     raw += _MORE
     return tuple(
-        Example(e.name, e.description, e.query, _table_names(grammar.parse(e.query))) for e in raw
+        Example(e.name, e.description, e.query, _table_names(_parsed(e.query))) for e in raw
     )
+
+
+# /capabilities and /examples ask on every request, from the event loop: parse each text once
+# (the AST is immutable, so sharing it is safe).
+@functools.lru_cache(maxsize=256)
+def _parsed(query: str) -> n.Query:
+    return grammar.parse(query)
 
 
 def runnable_examples(
@@ -86,7 +95,7 @@ def runnable_examples(
     for example in candidate_examples() if candidates is None else candidates:
         used = [tables.get(name.lower()) for name in example.tables]
         known = [t for t in used if t is not None]
-        if len(known) == len(used) and _columns_exist(grammar.parse(example.query), known):
+        if len(known) == len(used) and _columns_exist(_parsed(example.query), known):
             chosen.append(example)
     return chosen
 
