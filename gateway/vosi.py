@@ -150,9 +150,7 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return child
 
 
-def availability_xml(
-    available: bool, notes: Sequence[str], up_since: datetime | None
-) -> bytes:
+def availability_xml(available: bool, notes: Sequence[str], up_since: datetime | None) -> bytes:
     """VOSI availability document (VOSIAvailability-v1.0: available, upSince?, note*)."""
     root = ET.Element("vosi:availability", {"xmlns:vosi": VOSI_AVAILABILITY_NS})
     _sub(root, "vosi:available", "true" if available else "false")
