@@ -28,19 +28,14 @@ from gateway.serve import build_app
 from gateway.settings import GatewaySettings
 from grammar import to_adql
 from planners.spectral_reverse import spectral_params_to_query
-from standins.data import DemoData, ensure_demo_data
-from tests.gateway.federation_servers import Federation, run_federation
+from standins.data import DemoData
+from tests.gateway.federation_servers import Federation
 from tests.live_server import serve_app
 
 pytestmark = pytest.mark.integration
 
 HALF = 2**63
 Ids = npt.NDArray[np.uint64]
-
-
-@pytest.fixture(scope="module")
-def demo() -> DemoData:
-    return ensure_demo_data()
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +47,6 @@ def ids(demo: DemoData) -> Ids:
     assert (values >= HALF).sum() > 1000
     assert (values < HALF).sum() > 1000
     return values
-
-
-@pytest.fixture(scope="module")
-def federation(demo: DemoData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
-    with run_federation(demo, tmp_path_factory.mktemp("specobjid")) as fed:
-        yield fed
 
 
 @pytest.fixture(scope="module")
