@@ -11,6 +11,7 @@ Anything else DuckDB raises is an internal failure (500).
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import duckdb
@@ -25,11 +26,15 @@ _PREFIXES = (
     "Binder Error: ",
 )
 
+_UDF_WRAPPING = re.compile(r"^Python exception occurred while executing the UDF: \w+: ")
+
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     for prefix in _PREFIXES:
         text = text.removeprefix(prefix)
+    # An engine function's own message, without the Python wrapping around it.
+    text = _UDF_WRAPPING.sub("", text)
     # DuckDB suggests its own SQL remedies ("Use TRY(...)"): meaningless for ADQL.
     return text.split(". Use TRY(", 1)[0].split(". You might need", 1)[0].rstrip(". ")
 

@@ -138,6 +138,11 @@ RUNTIME_ERRORS = [
         id="bad-cast",
     ),
     pytest.param(
+        "SELECT ivo_healpix_index(99, ra, dec) FROM demo.stars",
+        r"evaluated: ivo_healpix_index: order must be",
+        id="engine-function-fault",
+    ),
+    pytest.param(
         "SELECT id * 9223372036854775807 FROM demo.stars WHERE id > 1",
         r"numeric overflow",
         id="overflow",
