@@ -201,13 +201,20 @@ def negotiate(planner: Planner[H], query: n.Query) -> Fragment:
     _check_columns(query, select, written, names, resolve)
     original = tuple(normalise_contains(c) for c in conjuncts(select.where))
     residual = original
-    filtered = False
+    filtered, scanned = False, handle
     for _ in range(_MAX_ROUNDS):
         applied = planner.apply_filter(handle, residual) if residual else None
         if applied is None:
             break
         handle, residual, filtered = applied.handle, applied.residual, True
     pushed = [f"filter: {to_adql(c)}" for c in original if c not in residual]
+    # A residual conjunct the backend still takes alone was sent as a superset (a cone around
+    # a BOX, the closed cone of DISTANCE < r): say so, the exact test runs here.
+    pushed += [
+        f"filter (superset, the exact test stays local): {to_adql(c)}"
+        for c in residual
+        if filtered and planner.apply_filter(scanned, (c,)) is not None
+    ]
     aggregate = (
         bool(select.group_by)
         or select.having is not None

@@ -64,6 +64,17 @@ def _through_planner(
     return fragment, {v for b in batches for v in b.column(0).to_pylist()}
 
 
+def _check_pushed(fragment: Fragment, *, exact: bool) -> None:
+    """An exact cone is pushed and gone; a superset is named, its exact test kept residual."""
+    (entry,) = [p for p in fragment.pushed if p.startswith("filter")]
+    if exact:
+        assert entry.startswith("filter: "), fragment.pushed
+        assert fragment.residual is None
+    else:
+        assert entry.startswith("filter (superset, the exact test stays local): ")
+        assert fragment.residual is not None
+
+
 HSC_CASES = [
     ("CONTAINS(POINT(MatchRA, MatchDec), CIRCLE(53.2, -28.1, 30.0/3600)) = 1", "<=", 30 / 3600),
     ("DISTANCE(POINT(MatchRA, MatchDec), POINT(53.2, -28.1)) < 1.0/120", "<", 1 / 120),
@@ -86,6 +97,7 @@ def test_hsc_cone_forms(
         check(planner, parse(text), "hscv3.summary", path, client)
     params = dict(fragment.requests[0].params)
     assert {"ra", "dec", "radius"} <= params.keys(), params  # a cone, not the whole table
+    _check_pushed(fragment, exact=op == "<=")
     table = pq.read_table(path, columns=["MatchID", "MatchRA", "MatchDec"])
     ra, dec = table.column("MatchRA").to_numpy(), table.column("MatchDec").to_numpy()
     if op == "box":
@@ -117,6 +129,7 @@ def test_spectral_cone_forms(
         check(planner, parse(text), "sdss_dr16.specobj", path, client)
     cond = dict(fragment.requests[0].params)["cond"]
     assert cond.startswith(("q3c_radial_query(", "q3c_poly_query(")), cond
+    _check_pushed(fragment, exact=op == "<=")
     table = pq.read_table(path, columns=["specobjid", "ra", "dec"])
     ra, dec = table.column("ra").to_numpy(), table.column("dec").to_numpy()
     if op == "box":
