@@ -211,6 +211,16 @@ def test_bad_query_marks_the_parsers_line_and_column(
     type_query(page, bad.replace("AND AND", "AND"))
     expect(page.locator("#error-mark")).to_have_count(0)
     expect(page.locator("#syntax")).to_be_empty()
+    # An error at the end of the text (past the last token) is marked there too.
+    unfinished = "SELECT ra\nFROM sdss_dr16.specobj\nWHERE  \n"
+    with pytest.raises(grammar.AdqlSyntaxError) as raised:
+        grammar.parse(unfinished)
+    end = raised.value
+    type_query(page, unfinished)
+    expect(
+        page.locator(f"#error-mark[data-line='{end.line}'][data-column='{end.column}']")
+    ).to_have_count(1)
+    assert "\n" not in page.inner_text("#error-mark")
     assert not page_errors
 
 

@@ -126,7 +126,10 @@ export class Editor {
         const before = token.slice(0, mark - start);
         const at = token.slice(mark - start);
         if (before) out.append(this.span(kind, before));
-        if (at.startsWith("\n")) out.append(this.errorMark(" ", null), at);
+        // Never across a line end (whitespace tokens span lines): mark up to it, or a space.
+        const cut = at.indexOf("\n");
+        if (cut === 0) out.append(this.errorMark(" ", null), at);
+        else if (cut > 0) out.append(this.errorMark(at.slice(0, cut), kind), at.slice(cut));
         else out.append(this.errorMark(at, kind));
         marked = true;
       } else {
