@@ -155,6 +155,24 @@ def test_runtime_faults_of_the_tap_backend_are_400_naming_the_backend(
     assert_follow_up_works(client)
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT MatchID / (NumImages - NumImages) FROM hscv3.summary WHERE "
+        + CONE.format(ra="MatchRA", dec="MatchDec"),
+        "SELECT h.MatchID, MOD(h.NumImages, s.zwarning - s.zwarning) FROM hscv3.summary AS h "
+        "JOIN sdss_dr16.specobj AS s ON 1 = CONTAINS(POINT(s.ra, s.dec), "
+        "CIRCLE(h.MatchRA, h.MatchDec, 0.001)) WHERE "
+        + CONE.format(ra="h.MatchRA", dec="h.MatchDec"),
+    ],
+    ids=["rest-backend-residual", "cross-service-join"],
+)
+def test_runtime_faults_of_the_gateway_engine_are_400(client: httpx.Client, query: str) -> None:
+    message = dali_error(sync(client, query), 400)
+    assert message.startswith("division by zero"), message
+    assert_follow_up_works(client)
+
+
 # pyvo's job objects leave sockets to the garbage collector (as in test_tap_clients).
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
