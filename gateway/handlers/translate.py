@@ -22,6 +22,7 @@ from gateway.plan_sql import local_service_sql, plan_json
 from gateway.request_params import read_request_params
 from gateway.run_options import RunOptions
 from gateway.tap_params import TapUsageError
+from gateway.typecheck import catalogue_tables, check_types
 
 router = APIRouter()
 
@@ -35,6 +36,8 @@ async def _plan(request: Request) -> tuple[Plan | None, dict[str, object]]:
         raise TapUsageError("missing parameter QUERY")
     query = grammar.parse(text)
     service = state.service
+    # A query that would fail at bind time when run is refused here too, with its position.
+    check_types(query, catalogue_tables(service.schemas()))
     if not isinstance(service, FederatedQueryService):
         schemas = service.schemas()
         sql = await anyio.to_thread.run_sync(lambda: local_service_sql(query, schemas))

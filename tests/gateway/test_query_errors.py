@@ -283,3 +283,13 @@ def test_division_by_data_matches_numpy(client: httpx.Client, tap_service: TapSe
     np.testing.assert_allclose(np.asarray(table["q"]), stars.ra / (stars.dec + 100.0), rtol=1e-15)
     # ADQL integer division truncates toward zero (ids and flags are non-negative here).
     assert np.array_equal(np.asarray(table["k"]), stars.id // (stars.flags + 1))
+
+
+@pytest.mark.parametrize("endpoint", ["/translate", "/explain"])
+def test_translate_and_explain_report_type_mistakes(client: httpx.Client, endpoint: str) -> None:
+    response = client.get(endpoint, params={"QUERY": "SELECT LOWER(gmag) FROM demo.stars"})
+    message = assert_error_document(response, 400)
+    assert "LOWER needs a character string" in message
+    assert "at line 1, column 14" in message
+    fine = client.get(endpoint, params={"QUERY": "SELECT LOWER(name) FROM demo.stars"})
+    assert fine.status_code == 200, fine.text
