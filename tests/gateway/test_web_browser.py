@@ -133,6 +133,18 @@ def test_schema_browser_shows_tables_with_units_and_ucds(
     expect(row.locator("td.unit")).to_have_text(column.findtext("unit") or "")
     expect(row.locator("td.ucd")).to_have_text(column.findtext("ucd") or "")
     assert (column.findtext("ucd") or "").startswith("pos.eq.ra")
+    # Each schema names the backend serving it (DESIGN.md's fixed demo names); TAP_SCHEMA is
+    # the gateway's own.
+    badges = dict(
+        page.eval_on_selector_all(
+            "details.schema",
+            "els => els.map(e => [e.dataset.schema, e.querySelector('.backend')?.dataset.backend ?? null])",
+        )
+    )
+    assert badges == {
+        "hscv3": "hsc", "hscv2": "hsc", "dp1": "rsp", "ivoa": "rsp", "rsp_sia": "rsp_sia",
+        "sdss_dr16": "spec", "TAP_SCHEMA": None,
+    }  # fmt: skip
     # A click on the table's "query" link writes a query for it.
     page.locator("details.table[data-table='dp1.Object'] summary button").click()
     assert "FROM dp1.Object" in page.input_value("#query")

@@ -1,8 +1,9 @@
 // The schema browser: VOSI /tables (the same metadata as TAP_SCHEMA), one collapsible group
-// per schema, each table with its columns, units and UCDs. Clicking a table writes a query for
-// it; clicking a column inserts its name at the cursor.
+// per schema labelled with the backend that serves it, each table with its columns, units
+// and UCDs. Clicking a table writes a query for it; clicking a column inserts its name at the
+// cursor.
 
-import { el, getText, kids, kidText, parseXml } from "./tap.js";
+import { el, getText, kids, kidText, parseXml, post } from "./tap.js";
 
 /** [{name, description, tables: [{name, description, columns: [{name, unit, ucd, datatype, description}]}]}] */
 export function readTableset(xml) {
@@ -45,6 +46,26 @@ export class SchemaBrowser {
       return;
     }
     this.draw();
+    await Promise.all(this.schemas.map((schema) => this.labelBackend(schema)));
+  }
+
+  /**
+   * Name the service that holds a schema: /translate of a query on its first table (nothing
+   * is fetched). A local-tables service, or TAP_SCHEMA, has no backend fragment: no label.
+   */
+  async labelBackend(schema) {
+    const first = schema.tables[0];
+    if (!first) return;
+    let plan;
+    try {
+      plan = await (await post("translate", { QUERY: `SELECT TOP 1 * FROM ${first.name}` })).json();
+    } catch {
+      return; // a name the parser rejects (odd characters): the list is still usable
+    }
+    const fragment = (plan.fragments || [])[0];
+    const summary = this.container.querySelector(`details.schema[data-schema="${CSS.escape(schema.name)}"] > summary`);
+    if (!fragment || !summary) return;
+    summary.append(el("span", { class: "backend", "data-backend": fragment.backend, title: `served by backend ${fragment.backend} (${fragment.kind})` }, `${fragment.backend} · ${fragment.kind}`));
   }
 
   draw() {
