@@ -407,3 +407,31 @@ def test_points_as_regions_are_circles_of_radius_zero(nulls: LocalEngine) -> Non
         "FROM t.n WHERE id = 0",
     )
     assert row == [{"a": 1, "b": 0, "c": 1, "d": 0, "e": 0, "f": 1}]
+
+
+NESTED = {
+    "point": "POINT(10, 0)",
+    "circle": "CIRCLE(10, 0, 1)",
+    "box": "BOX(10, 0, 4, 4)",
+    "polygon": "POLYGON(7, -3, 13, -3, 13, 3, 7, 3)",
+}
+"""Shapes nested by construction: each lies inside the next (the box's corners are 2 deg from
+its centre along each axis, inside the 6-degree polygon)."""
+
+
+@pytest.mark.parametrize("inner", list(NESTED))
+@pytest.mark.parametrize("outer", list(NESTED))
+def test_every_pairing_of_region_kinds(nulls: LocalEngine, inner: str, outer: str) -> None:
+    rank = list(NESTED)
+    far = NESTED[outer].replace("(10, 0", "(50, 0").replace("(7, -3, 13, -3, 13, 3, 7, 3)",
+                                                           "(47, -3, 53, -3, 53, 3, 47, 3)")  # fmt: skip
+    row = _rows(
+        nulls,
+        f"SELECT CONTAINS({NESTED[inner]}, {NESTED[outer]}) AS c, "
+        f"INTERSECTS({NESTED[inner]}, {NESTED[outer]}) AS i, "
+        f"INTERSECTS({NESTED[outer]}, {NESTED[inner]}) AS j, "
+        f"CONTAINS({NESTED[inner]}, {far}) AS fc, INTERSECTS({NESTED[inner]}, {far}) AS fi "
+        "FROM t.n WHERE id = 0",
+    )
+    inside = int(rank.index(inner) <= rank.index(outer))
+    assert row == [{"c": inside, "i": 1, "j": 1, "fc": 0, "fi": 0}]
