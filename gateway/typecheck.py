@@ -35,7 +35,6 @@ from gateway.adql_types import (
     UNKNOWN,
     AdqlType,
     cast_result,
-    column_type,
     comparable,
     geometry,
 )
@@ -48,6 +47,7 @@ from gateway.typecheck_scope import (
     as_columns,
     catalogue_tables,
     expand,
+    typed_columns,
 )
 from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem
@@ -144,11 +144,7 @@ class _Checker:
                     columns = scope.ctes[parts[0]]
                 else:
                     metas = self.tables(item.name)
-                    columns = None
-                    if metas is not None:
-                        columns = {}
-                        for meta in metas:
-                            columns.setdefault(meta.name.lower(), column_type(meta))
+                    columns = None if metas is None else typed_columns(metas)
                 scope.ranges.append(Range(alias, parts, columns))
             case n.DerivedTable():
                 outputs = self.query(item.query, None, scope.ctes)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gateway.adql_types import UNKNOWN, AdqlType
+from gateway.adql_types import UNKNOWN, AdqlType, column_type
 from gateway.columns import ColumnMeta
 from gateway.table_meta import SchemaMeta
 from grammar import nodes as n
@@ -27,6 +27,7 @@ __all__ = [
     "as_columns",
     "catalogue_tables",
     "expand",
+    "typed_columns",
 ]
 
 TableColumns = Callable[[n.TableName], Sequence[ColumnMeta] | None]
@@ -102,6 +103,29 @@ class Scope:
                 return UNKNOWN
             scope = scope.parent
         return UNKNOWN
+
+
+_TYPED: dict[int, tuple[Sequence[ColumnMeta], dict[str, AdqlType]]] = {}
+_TYPED_MAX = 256
+
+
+def typed_columns(metas: Sequence[ColumnMeta]) -> dict[str, AdqlType]:
+    """A table's column types by lower-case name (the first of equal names wins).
+
+    Kept per column sequence: catalogue tables keep theirs between queries, and converting
+    the hundreds of columns of an HSC table on every query would cost a millisecond. The
+    entry holds the sequence itself, so its ``id`` cannot be reused while it is cached.
+    """
+    hit = _TYPED.get(id(metas))
+    if hit is not None and hit[0] is metas:
+        return hit[1]
+    columns: dict[str, AdqlType] = {}
+    for meta in metas:
+        columns.setdefault(meta.name.lower(), column_type(meta))
+    if len(_TYPED) >= _TYPED_MAX:
+        _TYPED.clear()  # uploads bring new sequences each query: start afresh now and then
+    _TYPED[id(metas)] = (metas, columns)
+    return columns
 
 
 def as_columns(outputs: Outputs) -> Columns:
