@@ -25,6 +25,23 @@ from planners.base import BackendRequest, Planner
 from planners.negotiate import Fragment, negotiate
 
 
+def cone_forms(lon: str, lat: str, ra: float, dec: float, r: float) -> list[str]:
+    """Cone conditions over columns ``lon``, ``lat`` about (``ra``, ``dec``), radius ``r`` deg.
+
+    Every form a planner must recognise: CONTAINS with CIRCLE, DISTANCE open and closed and
+    written either way round, a BOX, and the radius written as a constant expression.
+    """
+    point = f"POINT({lon}, {lat})"
+    written = [repr(r), f"{r * 3600!r}/3600", f"2 * {r / 2!r}"]
+    return [
+        *(f"CONTAINS({point}, CIRCLE({ra}, {dec}, {w})) = 1" for w in written),
+        f"1 = CONTAINS(POINT('ICRS', {lon}, {lat}), CIRCLE(POINT('ICRS', {ra}, {dec}), {r}))",
+        *(f"DISTANCE({point}, POINT({ra}, {dec})) < {w}" for w in written),
+        *(f"{w} >= DISTANCE(POINT({ra}, {dec}), {point})" for w in written),
+        f"CONTAINS({point}, BOX({ra}, {dec}, {written[1]}, {2 * r})) = 1",
+    ]
+
+
 def _read_csv(text: bytes, schema: pa.Schema) -> pa.Table:
     if not text.strip():
         return schema.empty_table()

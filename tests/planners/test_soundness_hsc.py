@@ -25,7 +25,7 @@ from standins.data import DemoData
 from standins.hsc import BASE_PATH, create_hsc_app
 from standins.hsc_schema import TABLES
 from tests.live_server import serve_app
-from tests.planners.soundness import check
+from tests.planners.soundness import check, cone_forms
 
 CENTRES = ((0.2, 10.0), (359.7, 10.2), (120.0, 89.6), (53.2, -28.1))
 TARGETS = ("SMC-FIELD", "ECDFS", "POLE_A", "Wrap%Field")
@@ -117,18 +117,8 @@ def atoms(draw: st.DrawFn) -> str:
         st.sampled_from([f"CIRCLE('ICRS', {ra}, {dec}, {r})", f"CIRCLE(POINT({ra}, {dec}), {r})"])
     )
     contains = f"CONTAINS(POINT(MatchRA, MatchDec), {circle})"
-    written = draw(st.sampled_from([str(r), f"{r * 3600}/3600", f"2 * {r / 2}"]))
-    return draw(
-        st.sampled_from(
-            [
-                f"{contains} = 1",
-                f"1 = {contains}",
-                f"DISTANCE(POINT(MatchRA, MatchDec), POINT({ra}, {dec})) <= {written}",
-                f"{written} > DISTANCE(POINT({ra}, {dec}), POINT(MatchRA, MatchDec))",
-                f"CONTAINS(POINT(MatchRA, MatchDec), BOX({ra}, {dec}, {written}, {2 * r})) = 1",
-            ]
-        )
-    )
+    forms = [f"{contains} = 1", f"1 = {contains}"]
+    return draw(st.sampled_from([*forms, *cone_forms("MatchRA", "MatchDec", ra, dec, r)]))
 
 
 @st.composite

@@ -29,7 +29,7 @@ from planners.sia import RUBIN_DP1_COLUMNS, SiaPlanner
 from standins.data import DemoData
 from standins.sia import create_sia_app
 from tests.live_server import serve_app
-from tests.planners.soundness import _key, _rows
+from tests.planners.soundness import _key, _rows, cone_forms
 
 pytestmark = pytest.mark.integration
 
@@ -132,16 +132,7 @@ def atoms(draw: st.DrawFn) -> str:
     if kind == "cone":
         return f"CONTAINS(POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', {ra}, {dec}, {radius})) = 1"
     if kind == "distance":
-        written = draw(st.sampled_from([str(radius), f"{radius * 3600!r}/3600"]))
-        return draw(
-            st.sampled_from(
-                [
-                    f"DISTANCE(POINT(s_ra, s_dec), POINT({ra}, {dec})) < {written}",
-                    f"{written} >= DISTANCE(POINT({ra}, {dec}), POINT(s_ra, s_dec))",
-                    f"CONTAINS(POINT(s_ra, s_dec), BOX({ra}, {dec}, {written}, {radius})) = 1",
-                ]
-            )
-        )
+        return draw(st.sampled_from(cone_forms("s_ra", "s_dec", ra, dec, radius)))
     if kind == "point":
         return f"INTERSECTS(s_region, POINT({ra}, {dec})) = 1"
     lo, hi = sorted([float(draw(_number("em_min"))), float(draw(_number("em_max")))])

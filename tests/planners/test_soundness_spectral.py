@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from grammar import parse
 from planners.spectral import SpectralPlanner
 from standins.data import DemoData
-from tests.planners.soundness import check
+from tests.planners.soundness import check, cone_forms
 
 CENTRES = ((53.2, -28.1), (30.0, 0.5), (0.1, 0.2), (359.9, 10.0))
 
@@ -50,18 +50,7 @@ def atoms(draw: st.DrawFn) -> str:
         return "CONTAINS(POINT(ra, dec), POLYGON(53.0, -28.4, 53.5, -28.4, 53.5, -27.8, 53.0, -27.8)) = 1"
     ra, dec = draw(st.sampled_from(CENTRES))
     r = draw(st.sampled_from([0.05, 0.3, 1.0, 5.0]))
-    written = draw(st.sampled_from([str(r), f"{r * 3600}/3600", f"2 * {r / 2}"]))
-    return draw(
-        st.sampled_from(
-            [
-                f"CONTAINS(POINT(ra, dec), CIRCLE({ra}, {dec}, {written})) = 1",
-                f"1 = CONTAINS(POINT('ICRS', ra, dec), CIRCLE(POINT('ICRS', {ra}, {dec}), {r}))",
-                f"DISTANCE(POINT(ra, dec), POINT({ra}, {dec})) < {written}",
-                f"{written} >= DISTANCE(POINT({ra}, {dec}), POINT(ra, dec))",
-                f"CONTAINS(POINT(ra, dec), BOX({ra}, {dec}, {2 * r}, {written})) = 1",
-            ]
-        )
-    )
+    return draw(st.sampled_from(cone_forms("ra", "dec", ra, dec, r)))
 
 
 @st.composite
