@@ -30,7 +30,7 @@ from dataclasses import replace
 from typing import Any
 
 from grammar import nodes as n
-from grammar.walk import transform
+from grammar.walk import NotALiteralError, literal_value, transform
 
 __all__ = ["fold_conditions", "fold_expression"]
 
@@ -43,14 +43,11 @@ Number = int | float
 
 def _number(expr: n.ValueExpression) -> Number | None:
     """The value of a numeric literal, signs included; None for anything else."""
-    negate = False
-    while isinstance(expr, n.UnaryExpression) and expr.op in "+-":
-        negate ^= expr.op == "-"
-        expr = expr.operand
-    if not isinstance(expr, n.NumericLiteral):
+    try:
+        value = literal_value(expr)
+    except NotALiteralError:
         return None
-    value = expr.value
-    return -value if negate else value
+    return value if isinstance(value, int | float) else None
 
 
 def _literal(value: Number, span: n.Span) -> n.ValueExpression:
