@@ -9,8 +9,10 @@ used to reset the connection). The same errors reach pyvo and async jobs.
 
 from __future__ import annotations
 
+import http.client
 import io
 import re
+import urllib.parse
 from collections.abc import Iterator
 
 import httpx
@@ -293,3 +295,27 @@ def test_translate_and_explain_report_type_mistakes(client: httpx.Client, endpoi
     assert "at line 1, column 14" in message
     fine = client.get(endpoint, params={"QUERY": "SELECT LOWER(name) FROM demo.stars"})
     assert fine.status_code == 200, fine.text
+
+
+def test_the_same_socket_serves_the_request_after_a_fault(tap_service: TapService) -> None:
+    """One raw HTTP/1.1 connection: an error, then a query, on the very same socket.
+
+    An exception escaping the app made uvicorn close the connection after its 500 (the
+    client's next request on it was reset); http.client reuses the socket without retrying.
+    """
+    url = urllib.parse.urlsplit(tap_service.url)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=60)
+    try:
+        for query in ("SELECT MOD(id, flags - flags) FROM demo.stars", FOLLOW_UP):
+            body = urllib.parse.urlencode({"LANG": "ADQL", "QUERY": query})
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            connection.request("POST", f"{url.path}/sync", body, headers)
+            if query != FOLLOW_UP:
+                sock = connection.sock
+            response = connection.getresponse()
+            content = response.read()
+            assert response.getheader("connection") != "close"
+            assert connection.sock is sock  # not reconnected
+        assert response.status == 200, content
+    finally:
+        connection.close()
