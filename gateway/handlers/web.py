@@ -37,6 +37,15 @@ _MEDIA_TYPES = {
 }
 # The page is small and changes with the package: let browsers revalidate every time.
 _NO_CACHE = {"Cache-Control": "no-cache"}
+# The page loads nothing from elsewhere and runs no inline script; saying so makes injected
+# markup (a table description, a cell value) inert even if it ever reached the DOM as HTML.
+_PAGE_HEADERS = {
+    **_NO_CACHE,
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+        "frame-ancestors 'self'"
+    ),
+}
 
 
 class WebFileNotFoundError(ResourceNotFoundError):
@@ -47,18 +56,18 @@ def _web_dir() -> Traversable:
     return resources.files("gateway").joinpath("data", "web")
 
 
-def _file(name: str) -> Response:
+def _file(name: str, headers: dict[str, str] = _NO_CACHE) -> Response:
     # Only names listed in the package directory are served: no path ever comes from the URL.
     for entry in _web_dir().iterdir():
         suffix = "." + entry.name.rsplit(".", 1)[-1]
         if entry.name == name and entry.is_file() and suffix in _MEDIA_TYPES:
-            return Response(entry.read_bytes(), media_type=_MEDIA_TYPES[suffix], headers=_NO_CACHE)
+            return Response(entry.read_bytes(), media_type=_MEDIA_TYPES[suffix], headers=headers)
     raise WebFileNotFoundError(f"no file {name!r} in the web page")
 
 
 @router.get("/", summary="The query page (ADQL editor, tables, plan, results, async jobs)")
 async def index() -> Response:
-    return _file("index.html")
+    return _file("index.html", _PAGE_HEADERS)
 
 
 @router.get("/web/keywords.json", summary="ADQL and SQL reserved words, for highlighting")

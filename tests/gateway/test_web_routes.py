@@ -32,6 +32,7 @@ def test_root_and_base_path_redirect_to_the_page(tap_service: TapService) -> Non
     assert page.headers["content-type"].startswith("text/html")
     assert '<textarea id="query"' in page.text
     assert 'src="web/app.js"' in page.text  # relative to the TAP base
+    assert "default-src 'self'" in page.headers["content-security-policy"]
 
 
 def test_static_files_are_served_with_their_types(tap_service: TapService) -> None:
