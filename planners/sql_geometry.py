@@ -327,8 +327,11 @@ def area_sq_deg(g: Geo, span: Span) -> exp.Expr:
 
 def centroid(g: Geo, span: Span) -> Geo:
     """CENTROID as a point geometry."""
-    if g.kind in {"point", "circle", "box"}:
-        return Geo("point", g.parts[:2])
+    if g.kind == "point":
+        return g
+    if g.kind in {"circle", "box"}:  # the centre; NULL if the size is
+        size = g.parts[2:]
+        return Geo("point", tuple(null_if_any_null(size, p) for p in g.parts[:2]))
     if g.kind == "polygon":
         arr = call("adql_polygon_centroid", polygon_array(g))
         return from_array("point", arr)

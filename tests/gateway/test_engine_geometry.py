@@ -347,6 +347,8 @@ def test_null_arguments_give_null_geometry_values(nulls: LocalEngine) -> None:
     ]
     assert _column(nulls, "AREA(CIRCLE(ra, dec, 1))")[1:] == [None, None]
     assert _column(nulls, "AREA(POINT(ra, dec))") == [0.0, None, None]
+    assert _column(nulls, "CENTROID(CIRCLE(10, 0, r))") == [[10.0, 0.0], [10.0, 0.0], None]
+    assert _column(nulls, "CENTROID(BOX(10, 0, r, 1))") == [[10.0, 0.0], [10.0, 0.0], None]
 
 
 def test_unmatched_left_join_rows_have_null_distance(nulls: LocalEngine) -> None:
