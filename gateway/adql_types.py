@@ -74,6 +74,9 @@ def column_type(meta: ColumnMeta) -> AdqlType:
         return AdqlType("string", meta.datatype)
     if meta.arraysize not in (None, "1"):
         return UNKNOWN  # numeric arrays: no ADQL operator applies to them as a whole
+    if meta.datatype == "boolean":
+        # ADQL has no boolean; services compare them with 1 or with 'true' (PostgreSQL).
+        return UNKNOWN
     if meta.datatype in INTEGER_TYPES:
         return AdqlType("number", meta.datatype, integer=True)
     if meta.datatype in FLOAT_TYPES:

@@ -24,6 +24,7 @@ SUMMARY = (
     ColumnMeta("CI", "float"),
     ColumnMeta("NumImages", "int"),
     ColumnMeta("TargetName", "char", "*"),
+    ColumnMeta("Flag", "boolean"),
 )
 SPECOBJ = (
     ColumnMeta("specobjid", "char", "*", "uint64"),
@@ -77,6 +78,7 @@ VALID = [
     ),
     "WITH c AS (SELECT class AS k FROM sdss_dr16.specobj) SELECT * FROM c WHERE k = 'QSO'",
     "SELECT z AS zz FROM sdss_dr16.specobj ORDER BY zz DESC",
+    "SELECT MatchID FROM hscv3.summary WHERE Flag = 'true' OR Flag = 1",
     "SELECT z FROM sdss_dr16.specobj UNION SELECT CI FROM hscv3.summary",
     "SELECT MatchID & 3, NumImages | 1, ~MatchID FROM hscv3.summary",
     "SELECT x FROM nosuch.tab WHERE x LIKE 'a' AND x + 1 > 2 AND x > 'b'",
