@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
@@ -15,16 +16,21 @@ from gateway.fault_barrier import FaultBarrier
 from gateway.handlers import datalink, sync, translate, uws, vosi
 from gateway.handlers.common import GatewayState
 from gateway.handlers.web import mount_web
-from gateway.job_runner import JobRunner
+from gateway.identity import identity_provider
 from gateway.job_work import make_job_work
-from gateway.jobs import SqliteJobStore
 from gateway.query_service import QueryService
 from gateway.settings import GatewaySettings
+from gateway.uws.execute import JobExecutor
+from gateway.uws.queue import ArqQueue, InProcessQueue, JobQueue
+from gateway.uws.reaper import reap_expired, reap_stale
+from gateway.uws.results import ResultStore
+from gateway.uws.store import SqlJobStore
+from gateway.uws.worker import job_database_url
 from gateway.vosi import ServiceLimits
 
 log = logging.getLogger(__name__)
 
-REAPER_INTERVAL = 60.0
+EXPIRY_INTERVAL = 60.0
 """Seconds between sweeps that destroy jobs past their destruction time."""
 
 
@@ -44,11 +50,24 @@ def service_limits(settings: GatewaySettings) -> ServiceLimits:
 
 
 async def _reap(state: GatewayState) -> None:
+    """Retry or fail jobs whose executor died; destroy expired jobs.
+
+    Errors (a database that is down for a while) are logged; the sweep goes on next turn.
+    """
+    stale_after = timedelta(seconds=state.settings.job_stale_after)
+    interval = max(0.5, min(10.0, state.settings.job_stale_after / 3))
+    last_expiry = 0.0
+    loop = asyncio.get_running_loop()
     while True:
-        await asyncio.sleep(REAPER_INTERVAL)
-        for job_id in state.jobs.expired(datetime.now(UTC)):
-            await state.runner.abort(job_id)
-            state.jobs.delete(job_id)
+        await asyncio.sleep(interval)
+        now = datetime.now(UTC)
+        try:
+            await reap_stale(state.jobs, state.queue, now, stale_after)
+            if loop.time() - last_expiry >= EXPIRY_INTERVAL:
+                last_expiry = loop.time()
+                await reap_expired(state.jobs, state.results, now)
+        except ConnectionError as exc:
+            log.warning("job housekeeping skipped: %s", exc)
 
 
 def create_app(
@@ -60,20 +79,36 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         service = service_factory(settings)
-        store = SqliteJobStore(settings.data_dir)
-        recovered = store.recover_after_restart()
-        if recovered:
-            log.warning("%d job(s) were running at the last shutdown; now ERROR", len(recovered))
-        runner = JobRunner(
-            store,
-            make_job_work(settings, service, store),
-            max_concurrent=settings.max_concurrent_jobs,
+        store = await SqlJobStore.open(job_database_url(settings))
+        results = ResultStore(settings.data_dir / "jobs")
+        queue: JobQueue
+        if settings.redis_url:
+            queue = ArqQueue(settings.redis_url, settings.queue_name)
+        else:
+            if not settings.job_database_url:
+                # Embedded default: this process ran every job the database says is running.
+                recovered = await store.recover_after_restart()
+                if recovered:
+                    log.warning(
+                        "%d job(s) were running at the last shutdown; now ERROR", len(recovered)
+                    )
+            body = make_job_work(settings, service, results)
+            queue = InProcessQueue(JobExecutor(store, body), settings.max_concurrent_jobs)
+        http = httpx.AsyncClient(timeout=10)
+        identity = identity_provider(
+            settings.identity,
+            tokens=settings.identity_tokens,
+            introspection_url=settings.identity_introspection_url,
+            header=settings.identity_header,
+            client=http,
         )
         state = GatewayState(
             settings=settings,
             service=service,
             jobs=store,
-            runner=runner,
+            results=results,
+            queue=queue,
+            identity=identity,
             limits=service_limits(settings),
             started=datetime.now(UTC),
         )
@@ -83,8 +118,9 @@ def create_app(
             yield
         finally:
             reaper.cancel()
-            await runner.shutdown()
-            store.close()
+            await queue.close()
+            await store.close()
+            await http.aclose()
             service.close()
 
     app = FastAPI(title=settings.service_title, lifespan=lifespan, docs_url=None, redoc_url=None)

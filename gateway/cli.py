@@ -104,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import gateway.cli_demo  # noqa: PLC0415 - registers demo
     import gateway.cli_explain  # noqa: PLC0415 - registers explain
     import gateway.cli_serve  # noqa: PLC0415 - registers serve
-    import gateway.cli_translate  # noqa: F401, PLC0415 - registers translate and to-adql
+    import gateway.cli_translate  # noqa: PLC0415 - registers translate and to-adql
+    import gateway.cli_worker  # noqa: F401, PLC0415 - registers worker
 
     parser = build_parser()
     try:

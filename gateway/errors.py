@@ -94,6 +94,10 @@ def classify(exc: BaseException) -> DaliFault:
         return DaliFault(status, kind, message)
     if isinstance(exc, ResourceLimitError):
         return DaliFault(503, "transient", str(exc))
+    if isinstance(exc, ConnectionError) and type(exc).__module__.startswith("gateway."):
+        # The job database or queue is down: the request may succeed once it is back.
+        log.warning("service dependency unavailable: %s", exc)
+        return DaliFault(503, "transient", str(exc))
     if isinstance(exc, ValueError) and type(exc).__module__.startswith("gateway."):
         # Our own validation errors (unsupported RESPONSEFORMAT, malformed upload) are usage faults.
         return DaliFault(400, "fatal", str(exc))

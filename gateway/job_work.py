@@ -10,18 +10,19 @@ from gateway.cancellation import Cancellation
 from gateway.datalink import DatalinkRoutes
 from gateway.handlers.uws import upload_file_path
 from gateway.job_progress import JobProgress
-from gateway.job_runner import JobWork
-from gateway.jobs import Job, JobResult, JobStore
+from gateway.jobs import Job, JobResult
 from gateway.query_service import QueryService
 from gateway.responses import render_result
 from gateway.run_options import RunOptions, run_query
 from gateway.settings import GatewaySettings
 from gateway.tap_params import ParamBag, parse_uploads, query_params
 from gateway.uploads import UploadPolicy, load_uploads
+from gateway.uws.execute import JobBody
+from gateway.uws.results import ResultStore
 
 
-def make_job_work(settings: GatewaySettings, service: QueryService, store: JobStore) -> JobWork:
-    """Bind the job body to one service and store."""
+def make_job_work(settings: GatewaySettings, service: QueryService, store: ResultStore) -> JobBody:
+    """Bind the job body to one service and result store."""
     policy = UploadPolicy(
         max_rows=settings.upload_max_rows,
         max_bytes=settings.upload_max_bytes,
@@ -66,7 +67,7 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: JobSt
         size = _write_atomically(target, chunks)
         return (JobResult("result", "results/result", media_type, size),)
 
-    return JobWork(run, progress)
+    return JobBody(run, progress)
 
 
 def _write_atomically(target: Path, chunks: Iterable[bytes]) -> int:

@@ -1,22 +1,17 @@
-"""UWS 1.1 job model: phases, the legal phase machine, job values and the store interface.
+"""UWS 1.1 job model: phases, the legal phase machine and job values.
 
-The SQLite implementation lives in :mod:`gateway.job_store`; this module has no I/O so the
-HTTP layer and a future PostgreSQL store can share it.
+The store (SQLite or PostgreSQL) lives in :mod:`gateway.uws.store`; this module has no I/O.
 """
 
 from __future__ import annotations
 
-import builtins
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 if TYPE_CHECKING:
     from datetime import datetime
-    from pathlib import Path
-
-    from gateway.job_store import SqliteJobStore
 
 ErrorType: TypeAlias = Literal["fatal", "transient"]
 
@@ -172,103 +167,6 @@ def check_transition(job_id: str, current: Phase, target: Phase) -> None:
         raise JobPhaseError(job_id, current, f"move to {target.value}")
 
 
-class JobStore(Protocol):
-    """Persistent UWS job records and their result files."""
-
-    def create(
-        self,
-        parameters: Iterable[ParameterInput],
-        *,
-        owner: str | None = None,
-        run_id: str | None = None,
-        execution_duration: int = 0,
-        destruction: datetime | None = None,
-    ) -> Job:
-        """Create a PENDING job."""
-        ...
-
-    def get(self, job_id: str) -> Job | None:
-        """Return the job, or None."""
-        ...
-
-    def list(
-        self,
-        *,
-        phases: set[Phase] | None = None,
-        after: datetime | None = None,
-        last: int | None = None,
-        owner: str | None = None,
-    ) -> Sequence[Job]:
-        """Return jobs filtered as UWS 1.1 §2.2.2.1 says, newest first."""
-        ...
-
-    def set_phase(self, job_id: str, phase: Phase) -> Job:
-        """Move a job to ``phase`` if that transition is legal."""
-        ...
-
-    def run(self, job_id: str) -> Job:
-        """Apply ``PHASE=RUN``."""
-        ...
-
-    def mark_started(self, job_id: str) -> Job:
-        """QUEUED -> EXECUTING, recording startTime."""
-        ...
-
-    def mark_completed(self, job_id: str, results: Sequence[JobResult]) -> Job:
-        """EXECUTING -> COMPLETED with results."""
-        ...
-
-    def mark_error(self, job_id: str, message: str, error_type: ErrorType = "fatal") -> Job:
-        """Move an unfinished job to ERROR."""
-        ...
-
-    def mark_aborted(self, job_id: str) -> Job:
-        """Move an unfinished job to ABORTED."""
-        ...
-
-    def update_parameters(self, job_id: str, parameters: Iterable[ParameterInput]) -> Job:
-        """Append parameters (PENDING only); a repeated single-valued name replaces."""
-        ...
-
-    def set_destruction(self, job_id: str, destruction: datetime) -> Job:
-        """Change the destruction time."""
-        ...
-
-    def set_execution_duration(self, job_id: str, seconds: int) -> Job:
-        """Change the execution duration (PENDING only)."""
-        ...
-
-    def delete(self, job_id: str) -> None:
-        """Remove the job and its files."""
-        ...
-
-    def expired(self, now: datetime) -> builtins.list[str]:
-        """Return ids of jobs whose destruction time has passed."""
-        ...
-
-    def recover_after_restart(self) -> builtins.list[str]:
-        """Move jobs a previous process left QUEUED/EXECUTING to ERROR."""
-        ...
-
-    def job_dir(self, job_id: str) -> Path:
-        """Return the directory holding the job's files."""
-        ...
-
-    def result_path(self, job_id: str, result_id: str) -> Path:
-        """Return where result ``result_id`` of the job is stored."""
-        ...
-
-
-def __getattr__(name: str) -> object:
-    # Re-export the SQLite store lazily so callers can take the whole job API from this
-    # module; a top-level import would be circular (job_store imports the names above).
-    if name == "SqliteJobStore":
-        from gateway.job_store import SqliteJobStore  # noqa: PLC0415
-
-        return SqliteJobStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "ACTIVE_PHASES",
     "FINAL_PHASES",
@@ -281,10 +179,8 @@ __all__ = [
     "JobParameter",
     "JobPhaseError",
     "JobResult",
-    "JobStore",
     "ParameterInput",
     "Phase",
-    "SqliteJobStore",
     "UnknownJobError",
     "check_transition",
     "normalize_parameters",

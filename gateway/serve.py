@@ -2,27 +2,52 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
 from gateway.app import create_app
+from gateway.job_work import make_job_work
 from gateway.local_service import LocalQueryService
+from gateway.query_service import QueryService
 from gateway.settings import GatewaySettings, load_settings
+from gateway.uws.execute import JobBody
+from gateway.uws.results import ResultStore
+from gateway.uws.worker import run_worker
 
 
-def build_app(settings: GatewaySettings) -> FastAPI:
-    """The app serving the configured backends.
+def query_service_factory(settings: GatewaySettings) -> Callable[[GatewaySettings], QueryService]:
+    """What answers queries for the configured backends.
 
     All-local configurations are served by :class:`LocalQueryService`; as soon as one backend
     is remote, the federated service answers (it serves local tables too).
     """
     if all(b.kind == "local" for b in settings.backends):
-        return create_app(settings, LocalQueryService)
+        return LocalQueryService
     from gateway.federated_service import FederatedQueryService  # noqa: PLC0415
 
-    return create_app(settings, FederatedQueryService)
+    return FederatedQueryService
+
+
+def build_app(settings: GatewaySettings) -> FastAPI:
+    """The app serving the configured backends."""
+    return create_app(settings, query_service_factory(settings))
+
+
+def run_worker_for(config: Path | None) -> None:
+    """Load the settings and run an arq worker for their queue until stopped."""
+    settings = load_settings(config)
+    factory = query_service_factory(settings)
+
+    def make_body(s: GatewaySettings, results: ResultStore) -> tuple[JobBody, Callable[[], None]]:
+        service = factory(s)
+        return make_job_work(s, service, results), service.close
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    run_worker(settings, make_body)
 
 
 def serve(config: Path | None, host: str, port: int) -> None:

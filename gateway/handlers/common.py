@@ -10,11 +10,13 @@ from fastapi import Request
 
 from gateway.backend_health import HealthProbe
 from gateway.datalink import DatalinkRoutes
-from gateway.job_runner import JobRunner
-from gateway.jobs import JobStore
+from gateway.identity import IdentityProvider
 from gateway.query_service import QueryService
 from gateway.settings import GatewaySettings
 from gateway.uploads import UploadPolicy
+from gateway.uws.queue import JobQueue
+from gateway.uws.results import ResultStore
+from gateway.uws.store import SqlJobStore
 from gateway.vosi import ServiceLimits
 
 XML = "text/xml; charset=utf-8"
@@ -31,8 +33,10 @@ class GatewayState:
 
     settings: GatewaySettings
     service: QueryService
-    jobs: JobStore
-    runner: JobRunner
+    jobs: SqlJobStore
+    results: ResultStore
+    queue: JobQueue
+    identity: IdentityProvider
     limits: ServiceLimits
     started: datetime
     health: HealthProbe = field(default_factory=HealthProbe)

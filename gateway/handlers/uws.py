@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
@@ -16,7 +17,8 @@ from gateway.handlers.common import (
     ResourceNotFoundError,
     gateway_state,
 )
-from gateway.jobs import Job, JobParameter, JobPhaseError, Phase
+from gateway.identity import NotAuthenticatedError, User, require_user
+from gateway.jobs import ACTIVE_PHASES, Job, JobParameter, JobPhaseError, Phase
 from gateway.request_params import read_request_params
 from gateway.tap_params import ParamBag, TapUsageError
 from gateway.uws_xml import format_time, job_list_xml, job_xml, parameters_xml, results_xml
@@ -32,9 +34,23 @@ class JobNotFoundError(ResourceNotFoundError):
     """No job with that id (HTTP 404)."""
 
 
-def _job_or_404(state: GatewayState, job_id: str) -> Job:
-    job = state.jobs.get(job_id)
-    if job is None:
+class QuotaExceededError(PermissionError):
+    """A per-user limit would be passed (HTTP 429)."""
+
+
+def _owner(user: User | None) -> str | None:
+    return None if user is None else user.name
+
+
+async def _user(state: GatewayState, request: Request) -> User | None:
+    return await require_user(state.identity, request)
+
+
+async def _job_or_404(state: GatewayState, request: Request, job_id: str) -> Job:
+    """The job if the requester owns it; another user's job does not exist for them."""
+    user = await _user(state, request)
+    job = await state.jobs.get(job_id)
+    if job is None or (state.identity.required and job.owner_id != _owner(user)):
         raise JobNotFoundError(f"no job {job_id!r}")
     return job
 
@@ -44,17 +60,21 @@ def upload_file_path(job_dir: Path, part: str) -> Path:
     return job_dir / f"upload-{part}"
 
 
-def _save_uploads(state: GatewayState, job_id: str, files: dict[str, bytes]) -> None:
+async def _save_uploads(state: GatewayState, job_id: str, files: dict[str, bytes]) -> None:
     if not files:
         return
     for part, data in files.items():
-        target = upload_file_path(state.jobs.job_dir(job_id), part)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    state.jobs.update_parameters(
+        target = upload_file_path(state.results.job_dir(job_id), part)
+        await anyio.to_thread.run_sync(_write_file, target, data)
+    await state.jobs.update_parameters(
         job_id,
         tuple(JobParameter(part, f"parameters/{part}", by_reference=True) for part in files),
     )
+
+
+def _write_file(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -89,13 +109,16 @@ async def list_jobs(request: Request) -> Response:
         if not last_value.strip().isdigit() or int(last_value) <= 0:
             raise TapUsageError(f"LAST must be a positive integer, not {last_value!r}")
         last = int(last_value)
-    jobs = state.jobs.list(phases=phases, after=after, last=last)
+    user = await _user(state, request)
+    owner = _owner(user) if state.identity.required else None
+    jobs = await state.jobs.list(phases=phases, after=after, last=last, owner=owner)
     return Response(job_list_xml(jobs, state.base_url), media_type=XML)
 
 
 @router.post("", summary="Create a job; PHASE=RUN in the same request starts it")
 async def create_job(request: Request) -> Response:
     state = gateway_state(request)
+    user = await _user(state, request)
     params = await read_request_params(request, max_file_bytes=state.settings.upload_max_bytes)
     run = [v for k, v in params.bag.items() if k == "PHASE"]
     # UWS job properties given with the creating POST set the job, not its parameters.
@@ -110,9 +133,9 @@ async def create_job(request: Request) -> Response:
         else _execution_duration(state, duration_value)
     )
     kept = [(k, v) for k, v in params.bag.items() if k not in _JOB_PROPERTIES]
-    job = state.jobs.create(
+    job = await state.jobs.create(
         tuple(kept),
-        owner=None,
+        owner=_owner(user),
         run_id=params.bag.one("RUNID"),
         execution_duration=duration,
         destruction=None,
@@ -122,17 +145,42 @@ async def create_job(request: Request) -> Response:
         retention = timedelta(seconds=state.settings.retention_default)
         destruction = job.creation_time + retention
     if destruction is not None:
-        _set_destruction(state, job, destruction)
-    _save_uploads(state, job.job_id, params.files)
+        await _set_destruction(state, job, destruction)
+    await _save_uploads(state, job.job_id, params.files)
     if run and run[-1].strip().upper() == "RUN":
-        await state.runner.start(job.job_id)
+        await _start(state, job)
     return _see_other(f"{state.base_url}/async/{job.job_id}")
+
+
+async def _start(state: GatewayState, job: Job) -> None:
+    """PHASE=RUN: check the owner's quotas, queue the job, hand it to the queue."""
+    quota = state.settings.quota_running_jobs
+    if quota and await state.jobs.count_active(job.owner_id) >= quota:
+        raise QuotaExceededError(
+            f"at most {quota} async job(s) may be queued or running at once per user; "
+            "wait for one to finish or abort one"
+        )
+    byte_quota = state.settings.quota_result_bytes
+    if byte_quota and await state.jobs.result_bytes(job.owner_id) >= byte_quota:
+        raise QuotaExceededError(
+            f"the results you keep on this service reach the {byte_quota}-byte limit; "
+            "delete finished jobs to run more"
+        )
+    if job.phase in ACTIVE_PHASES - {Phase.PENDING, Phase.HELD}:
+        return
+    await state.jobs.run(job.job_id)
+    try:
+        await state.queue.enqueue(job.job_id, 0)
+    except ConnectionError:
+        # Not lost: HELD until the client asks again, when the queue may be back.
+        await state.jobs.set_phase(job.job_id, Phase.HELD)
+        raise
 
 
 @router.get("/{job_id}", summary="The job summary; WAIT blocks until the phase changes")
 async def get_job(job_id: str, request: Request) -> Response:
     state = gateway_state(request)
-    _job_or_404(state, job_id)
+    job = await _job_or_404(state, request, job_id)
     bag = ParamBag(request.query_params.multi_items())
     wait = bag.one("WAIT")
     if wait is not None:
@@ -140,18 +188,21 @@ async def get_job(job_id: str, request: Request) -> Response:
             seconds = float(wait)
         except ValueError:
             raise TapUsageError(f"WAIT must be a number of seconds, not {wait!r}") from None
-        timeout = _WAIT_MAX if seconds < 0 else min(seconds, _WAIT_MAX)
+        limit = _WAIT_MAX if seconds < 0 else min(seconds, _WAIT_MAX)
         phase_value = bag.one("PHASE")
-        await state.runner.wait(job_id, timeout, _phase(phase_value) if phase_value else None)
-    job = _job_or_404(state, job_id)
-    fetched = state.runner.progress.rows(job_id)
+        wanted = _phase(phase_value) if phase_value else None
+        # UWS 1.1 §2.2.1.2: block only while the job is active, and with PHASE given only
+        # while it is in that phase.
+        if job.phase in ACTIVE_PHASES and (wanted is None or job.phase is wanted):
+            job = await state.jobs.wait_for_change(job_id, job.phase, limit)
+    fetched = await state.jobs.progress(job_id)
     return Response(job_xml(job, state.base_url, fetched), media_type=XML)
 
 
 @router.post("/{job_id}", summary="ACTION=DELETE destroys the job")
 async def post_job(job_id: str, request: Request) -> Response:
     state = gateway_state(request)
-    _job_or_404(state, job_id)
+    await _job_or_404(state, request, job_id)
     params = await read_request_params(request, max_file_bytes=1024)
     action = params.bag.one("ACTION")
     if action is None or action.strip().upper() != "DELETE":
@@ -163,36 +214,44 @@ async def post_job(job_id: str, request: Request) -> Response:
 @router.delete("/{job_id}", summary="Destroy the job")
 async def delete_job(job_id: str, request: Request) -> Response:
     state = gateway_state(request)
-    _job_or_404(state, job_id)
+    await _job_or_404(state, request, job_id)
     await _delete(state, job_id)
     return _see_other(f"{state.base_url}/async")
 
 
+async def _abort(state: GatewayState, job_id: str) -> None:
+    """Abort an unfinished job; a finished one is left as it is."""
+    try:
+        await state.jobs.mark_aborted(job_id)
+    except JobPhaseError:
+        return
+    state.queue.abort(job_id)
+
+
 async def _delete(state: GatewayState, job_id: str) -> None:
-    await state.runner.abort(job_id)
-    state.jobs.delete(job_id)
-    state.runner.progress.forget(job_id)
-    await state.runner.notify()
+    await _abort(state, job_id)
+    await state.jobs.delete(job_id)
+    await anyio.to_thread.run_sync(state.results.delete, job_id)
 
 
 @router.get("/{job_id}/phase", summary="The job's phase as text")
 async def get_phase(job_id: str, request: Request) -> Response:
-    job = _job_or_404(gateway_state(request), job_id)
+    job = await _job_or_404(gateway_state(request), request, job_id)
     return Response(job.phase.value, media_type=TEXT)
 
 
 @router.post("/{job_id}/phase", summary="PHASE=RUN starts the job, PHASE=ABORT aborts it")
 async def post_phase(job_id: str, request: Request) -> Response:
     state = gateway_state(request)
-    job = _job_or_404(state, job_id)
+    job = await _job_or_404(state, request, job_id)
     params = await read_request_params(request, max_file_bytes=1024)
     value = (params.bag.one("PHASE") or "").strip().upper()
     if value == "RUN":
-        if job.phase is not Phase.PENDING:
+        if job.phase not in {Phase.PENDING, Phase.HELD}:
             raise JobPhaseError(job_id, job.phase, "RUN")
-        await state.runner.start(job_id)
+        await _start(state, job)
     elif value == "ABORT":
-        await state.runner.abort(job_id)
+        await _abort(state, job_id)
     else:
         raise TapUsageError(f"PHASE must be RUN or ABORT, not {value!r}")
     return _see_other(f"{state.base_url}/async/{job_id}")
@@ -200,17 +259,17 @@ async def post_phase(job_id: str, request: Request) -> Response:
 
 @router.get("/{job_id}/executionduration", summary="Maximum run time in seconds")
 async def get_execution_duration(job_id: str, request: Request) -> Response:
-    job = _job_or_404(gateway_state(request), job_id)
+    job = await _job_or_404(gateway_state(request), request, job_id)
     return Response(str(job.execution_duration), media_type=TEXT)
 
 
 @router.post("/{job_id}/executionduration", summary="Change the maximum run time")
 async def post_execution_duration(job_id: str, request: Request) -> Response:
     state = gateway_state(request)
-    _job_or_404(state, job_id)
+    await _job_or_404(state, request, job_id)
     params = await read_request_params(request, max_file_bytes=1024)
     value = params.bag.one("EXECUTIONDURATION") or ""
-    state.jobs.set_execution_duration(job_id, _execution_duration(state, value))
+    await state.jobs.set_execution_duration(job_id, _execution_duration(state, value))
     return _see_other(f"{state.base_url}/async/{job_id}")
 
 
@@ -225,7 +284,7 @@ def _execution_duration(state: GatewayState, value: str) -> int:
 
 @router.get("/{job_id}/destruction", summary="When the job will be destroyed")
 async def get_destruction(job_id: str, request: Request) -> Response:
-    job = _job_or_404(gateway_state(request), job_id)
+    job = await _job_or_404(gateway_state(request), request, job_id)
     text = format_time(job.destruction) if job.destruction else ""
     return Response(text, media_type=TEXT)
 
@@ -233,36 +292,38 @@ async def get_destruction(job_id: str, request: Request) -> Response:
 @router.post("/{job_id}/destruction", summary="Change the destruction time")
 async def post_destruction(job_id: str, request: Request) -> Response:
     state = gateway_state(request)
-    job = _job_or_404(state, job_id)
+    job = await _job_or_404(state, request, job_id)
     params = await read_request_params(request, max_file_bytes=1024)
     value = params.bag.one("DESTRUCTION")
     if value is None:
         raise TapUsageError("missing parameter DESTRUCTION")
-    _set_destruction(state, job, _parse_time(value, "DESTRUCTION"))
+    await _set_destruction(state, job, _parse_time(value, "DESTRUCTION"))
     return _see_other(f"{state.base_url}/async/{job_id}")
 
 
-def _set_destruction(state: GatewayState, job: Job, requested: datetime) -> None:
+async def _set_destruction(state: GatewayState, job: Job, requested: datetime) -> None:
     """Set a requested DESTRUCTION time, clamped to the retention limit."""
-    latest = job.creation_time.timestamp() + state.settings.retention_hard
-    state.jobs.set_destruction(job.job_id, min(requested, datetime.fromtimestamp(latest, tz=UTC)))
+    latest = datetime.fromtimestamp(
+        job.creation_time.timestamp() + state.settings.retention_hard, tz=UTC
+    )
+    await state.jobs.set_destruction(job.job_id, min(requested, latest))
 
 
 @router.get("/{job_id}/quote", summary="Estimated completion time (not estimated: empty)")
 async def get_quote(job_id: str, request: Request) -> Response:
-    _job_or_404(gateway_state(request), job_id)
+    await _job_or_404(gateway_state(request), request, job_id)
     return Response("", media_type=TEXT)
 
 
 @router.get("/{job_id}/owner", summary="The job's owner (anonymous: empty)")
 async def get_owner(job_id: str, request: Request) -> Response:
-    job = _job_or_404(gateway_state(request), job_id)
+    job = await _job_or_404(gateway_state(request), request, job_id)
     return Response(job.owner_id or "", media_type=TEXT)
 
 
 @router.get("/{job_id}/error", summary="The error document of a failed job")
 async def get_error(job_id: str, request: Request) -> Response:
-    job = _job_or_404(gateway_state(request), job_id)
+    job = await _job_or_404(gateway_state(request), request, job_id)
     if job.error is None:
         raise JobNotFoundError(f"job {job_id} has no error")
     return _error_document(job.error.message)
@@ -275,34 +336,34 @@ def _error_document(message: str) -> Response:
 @router.get("/{job_id}/parameters", summary="The job's parameters")
 async def get_parameters(job_id: str, request: Request) -> Response:
     state = gateway_state(request)
-    job = _job_or_404(state, job_id)
+    job = await _job_or_404(state, request, job_id)
     return Response(parameters_xml(job, state.base_url), media_type=XML)
 
 
 @router.post("/{job_id}/parameters", summary="Add parameters while the job is PENDING")
 async def post_parameters(job_id: str, request: Request) -> Response:
     state = gateway_state(request)
-    _job_or_404(state, job_id)
+    await _job_or_404(state, request, job_id)
     params = await read_request_params(request, max_file_bytes=state.settings.upload_max_bytes)
-    _save_uploads(state, job_id, params.files)
-    state.jobs.update_parameters(job_id, tuple(params.bag.items()))
+    await _save_uploads(state, job_id, params.files)
+    await state.jobs.update_parameters(job_id, tuple(params.bag.items()))
     return _see_other(f"{state.base_url}/async/{job_id}")
 
 
 @router.get("/{job_id}/results", summary="The list of the job's results")
 async def get_results(job_id: str, request: Request) -> Response:
     state = gateway_state(request)
-    job = _job_or_404(state, job_id)
+    job = await _job_or_404(state, request, job_id)
     return Response(results_xml(job, state.base_url), media_type=XML)
 
 
 @router.get("/{job_id}/results/{result_id}", summary="One result of the job")
 async def get_result(job_id: str, result_id: str, request: Request) -> Response:
     state = gateway_state(request)
-    job = _job_or_404(state, job_id)
+    job = await _job_or_404(state, request, job_id)
     for result in job.results:
         if result.result_id == result_id:
-            path = state.jobs.result_path(job_id, result_id)
+            path = state.results.result_path(job_id, result_id)
             return FileResponse(path, media_type=result.mime_type)
     if job.phase is Phase.ERROR and job.error is not None and result_id == "result":
         # What a failed query produced is its error document, as from /error. astroquery's
@@ -319,6 +380,17 @@ def fault_response(exc: Exception) -> Response:
     if isinstance(exc, JobPhaseError):
         return Response(
             error_votable(str(exc)), status_code=400, media_type="application/x-votable+xml"
+        )
+    if isinstance(exc, NotAuthenticatedError):
+        return Response(
+            error_votable(str(exc)),
+            status_code=401,
+            media_type="application/x-votable+xml",
+            headers={"WWW-Authenticate": 'Bearer realm="adql-gateway"'},
+        )
+    if isinstance(exc, QuotaExceededError):
+        return Response(
+            error_votable(str(exc)), status_code=429, media_type="application/x-votable+xml"
         )
     fault = classify(exc)
     return Response(

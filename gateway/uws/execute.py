@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio.to_thread
 
 from gateway.cancellation import Cancellation
 from gateway.errors import classify
+from gateway.job_progress import JobProgress
 from gateway.jobs import ErrorType, Job, JobPhaseError, JobResult, UnknownJobError
 from gateway.uws.store import SqlJobStore
 
@@ -32,6 +33,9 @@ class JobBody:
     """The blocking body of a job; returns the results to record on success."""
 
     run: Callable[[Job, Cancellation], tuple[JobResult, ...]]
+    progress: JobProgress = field(default_factory=JobProgress)
+    """Where ``run`` reports the rows its query fetched from each backend; the executor
+    copies it into the store with every heartbeat, so any replica can show it."""
 
 
 class JobExecutor:
@@ -86,7 +90,11 @@ class JobExecutor:
             await self._finish_error(job.job_id, fault.message, fault.kind)
         else:
             with contextlib.suppress(JobPhaseError, UnknownJobError):
-                await self._store.mark_completed(job.job_id, results)
+                await self._store.mark_completed(
+                    job.job_id, results, self._body.progress.rows(job.job_id)
+                )
+        finally:
+            self._body.progress.forget(job.job_id)
 
     async def _finish_error(self, job_id: str, message: str, kind: ErrorType) -> None:
         with contextlib.suppress(JobPhaseError, UnknownJobError):
@@ -96,7 +104,7 @@ class JobExecutor:
         while not work.done():
             await asyncio.sleep(self._heartbeat)
             try:
-                alive = await self._store.heartbeat(job_id)
+                alive = await self._store.heartbeat(job_id, self._body.progress.rows(job_id))
             except ConnectionError:
                 log.warning("job %s: heartbeat failed, job database unreachable", job_id)
                 continue

@@ -33,6 +33,10 @@ class JobQueue(Protocol):
         """Ask for the job to be run; ``attempt`` counts retries (0 for the first run)."""
         ...
 
+    def abort(self, job_id: str) -> None:
+        """Stop the job now if this process runs it (others notice at their heartbeat)."""
+        ...
+
     async def close(self) -> None:
         """Stop; in-process work is cancelled (the store records what happened)."""
         ...
@@ -49,15 +53,21 @@ class InProcessQueue:
     def __init__(self, executor: JobExecutor, max_concurrent: int) -> None:
         self._executor = executor
         self._slots = asyncio.Semaphore(max_concurrent)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._worker_id = process_worker_id()
 
     async def enqueue(self, job_id: str, attempt: int) -> None:
         """Start the job in the background; returns at once."""
         del attempt
         task = asyncio.create_task(self._run(job_id), name=f"uws-job-{job_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
+
+    def abort(self, job_id: str) -> None:
+        """Cancel the job's task, if it runs here."""
+        task = self._tasks.get(job_id)
+        if task is not None:
+            task.cancel()
 
     async def _run(self, job_id: str) -> None:
         async with self._slots:
@@ -65,30 +75,34 @@ class InProcessQueue:
 
     async def close(self) -> None:
         """Cancel running jobs."""
-        for task in list(self._tasks):
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        for task in list(self._tasks):
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
 
 class ArqQueue:
-    """Sends jobs to ``adql-gateway worker`` processes through Redis (arq)."""
+    """Sends jobs to ``adql-gateway worker`` processes through Redis (arq).
 
-    def __init__(self, pool: ArqRedis, queue_name: str) -> None:
-        self._pool = pool
+    Connects on first use and reconnects after Redis comes back, so a gateway starts and
+    keeps serving (503 for new async runs) while Redis is down.
+    """
+
+    def __init__(self, redis_url: str, queue_name: str) -> None:
+        self._settings = RedisSettings.from_dsn(redis_url)
+        self._settings.conn_retries = 0
         self._queue_name = queue_name
+        self._pool: ArqRedis | None = None
 
-    @classmethod
-    async def connect(cls, redis_url: str, queue_name: str) -> ArqQueue:
-        """Connect to Redis; :class:`QueueUnavailableError` when it does not answer."""
-        settings = RedisSettings.from_dsn(redis_url)
-        settings.conn_retries = 0
-        try:
-            pool = await create_pool(settings, default_queue_name=queue_name)
-        except (OSError, RedisError) as exc:
-            raise QueueUnavailableError(f"the job queue (Redis) is unreachable: {exc}") from exc
-        return cls(pool, queue_name)
+    async def _connected(self) -> ArqRedis:
+        if self._pool is None:
+            try:
+                self._pool = await create_pool(self._settings, default_queue_name=self._queue_name)
+            except (OSError, RedisError) as exc:
+                raise _unavailable(exc) from exc
+        return self._pool
 
     async def enqueue(self, job_id: str, attempt: int) -> None:
         """Queue the job for a worker.
@@ -96,20 +110,32 @@ class ArqQueue:
         One arq job per attempt, so a retry is not deduplicated away while the first
         attempt's record is still in Redis.
         """
+        pool = await self._connected()
         try:
-            await self._pool.enqueue_job(
+            await pool.enqueue_job(
                 RUN_JOB, job_id, _job_id=f"uws:{job_id}:{attempt}", _queue_name=self._queue_name
             )
         except (OSError, RedisError) as exc:
-            raise QueueUnavailableError(f"the job queue (Redis) is unreachable: {exc}") from exc
+            raise _unavailable(exc) from exc
+
+    def abort(self, job_id: str) -> None:
+        """Nothing to do here: the worker sees the ABORTED phase at its next heartbeat."""
+        del job_id
 
     async def ping(self) -> None:
         """Raise :class:`QueueUnavailableError` unless Redis answers."""
+        pool = await self._connected()
         try:
-            await self._pool.ping()
+            await pool.ping()
         except (OSError, RedisError) as exc:
-            raise QueueUnavailableError(f"the job queue (Redis) is unreachable: {exc}") from exc
+            raise _unavailable(exc) from exc
 
     async def close(self) -> None:
         """Close the Redis connections."""
-        await self._pool.aclose()
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
+
+
+def _unavailable(exc: BaseException) -> QueueUnavailableError:
+    return QueueUnavailableError(f"the job queue (Redis) is unreachable: {exc}")

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import json
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -287,21 +288,44 @@ class SqlJobStore:
             job_id, {Phase.EXECUTING}, Phase.QUEUED, "requeue", worker_id=None, heartbeat_us=None
         )
 
-    async def heartbeat(self, job_id: str) -> bool:
-        """Show that the job's executor is alive; False when the job is no longer EXECUTING."""
+    async def progress(self, job_id: str) -> dict[str, int]:
+        """Rows fetched so far from each backend, as the job's executor last reported."""
         j = tables.jobs
+        async with self._read() as conn:
+            value = (
+                await conn.execute(select(j.c.progress).where(j.c.job_id == job_id))
+            ).scalar_one_or_none()
+        return {str(k): int(v) for k, v in json.loads(value).items()} if value else {}
+
+    async def heartbeat(self, job_id: str, progress: Mapping[str, int] | None = None) -> bool:
+        """Show that the job's executor is alive and record its progress.
+
+        Returns False when the job is no longer EXECUTING (aborted elsewhere).
+        """
+        j = tables.jobs
+        values: dict[str, Any] = {"heartbeat_us": to_us(self._clock())}
+        if progress:
+            values["progress"] = json.dumps(dict(progress))
         async with self._write() as conn:
             result = await conn.execute(
                 update(j)
                 .where(j.c.job_id == job_id)
                 .where(j.c.phase == Phase.EXECUTING.value)
-                .values(heartbeat_us=to_us(self._clock()))
+                .values(values)
             )
             return bool(result.rowcount)
 
-    async def mark_completed(self, job_id: str, results: Sequence[JobResult]) -> Job:
-        """EXECUTING -> COMPLETED with ``results``; records endTime and the result size."""
+    async def mark_completed(
+        self,
+        job_id: str,
+        results: Sequence[JobResult],
+        progress: Mapping[str, int] | None = None,
+    ) -> Job:
+        """EXECUTING -> COMPLETED with ``results``; records endTime, result size, progress."""
         size = sum(r.size or 0 for r in results)
+        values: dict[str, Any] = {"end_us": to_us(self._clock()), "result_bytes": size}
+        if progress:
+            values["progress"] = json.dumps(dict(progress))
         async with self._write() as conn:
             await self._transition_in(
                 conn,
@@ -309,7 +333,7 @@ class SqlJobStore:
                 sources={Phase.EXECUTING},
                 target=Phase.COMPLETED,
                 action="complete",
-                values={"end_us": to_us(self._clock()), "result_bytes": size},
+                values=values,
             )
             await conn.execute(delete(tables.results).where(tables.results.c.job_id == job_id))
             if results:

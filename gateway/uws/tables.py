@@ -47,6 +47,8 @@ jobs = Table(
     Column("worker_id", Text),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("result_bytes", BigInteger, nullable=False, server_default="0"),
+    #: JSON object: rows fetched so far from each backend (the job document's jobInfo).
+    Column("progress", Text),
     Index("uws_jobs_creation", "creation_us", "seq"),
     Index("uws_jobs_owner_phase", "owner_id", "phase"),
 )

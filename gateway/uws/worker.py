@@ -18,6 +18,7 @@ from typing import Any
 
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
 from gateway.settings import GatewaySettings
 from gateway.uws.execute import JobBody, JobExecutor
@@ -84,24 +85,49 @@ def build_worker(settings: GatewaySettings, make_body: BodyFactory) -> Worker:
 
 
 def run_worker(settings: GatewaySettings, make_body: BodyFactory) -> None:
-    """Run a worker until SIGINT or SIGTERM; finishes nothing it started (jobs get retried)."""
-    worker = build_worker(settings, make_body)
+    """Run a worker until SIGINT or SIGTERM.
+
+    When Redis goes away the worker waits and reconnects (with back-off) instead of
+    exiting; jobs it was running stop beating and the replicas' reaper retries them.
+    """
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        task = asyncio.create_task(worker.async_run())
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        task.cancel()
-        stopper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await close_worker(worker)
+        delay = 1.0
+        while not stop.is_set():
+            # arq binds a worker to the event loop current when it is built: build it here.
+            worker = build_worker(settings, make_body)
+            outcome = await _run_until(worker, stop)
+            if outcome is None:
+                return
+            log.warning("worker lost Redis (%s); reconnecting in %.0f s", outcome, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 30.0)
 
     asyncio.run(main())
+
+
+async def _run_until(worker: Worker, stop: asyncio.Event) -> BaseException | None:
+    """Run ``worker`` until ``stop`` is set (None) or Redis fails (the error)."""
+    task = asyncio.create_task(worker.async_run())
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    failure: BaseException | None = None
+    if task.done() and not task.cancelled():
+        failure = task.exception()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, OSError, RedisError):
+        await task
+    with contextlib.suppress(OSError, RedisError):
+        await close_worker(worker)
+    if failure is not None and not isinstance(failure, OSError | RedisError):
+        raise failure
+    return failure if not stop.is_set() else None
 
 
 async def close_worker(worker: Worker) -> None:

@@ -95,7 +95,7 @@ async def wait_phase(store: SqlJobStore, job_id: str, phases: set[Phase], limit:
 
 async def test_worker_runs_a_queued_job_once(store, settings):
     runs: list[str] = []
-    queue = await ArqQueue.connect(REDIS_URL, settings.queue_name)
+    queue = ArqQueue(REDIS_URL, settings.queue_name)
     try:
         async with running_worker(settings, runs):
             job = await store.create([("QUERY", "0.1")])
@@ -114,7 +114,7 @@ async def test_worker_runs_a_queued_job_once(store, settings):
 
 async def test_abort_through_the_store_stops_the_worker(store, settings):
     runs: list[str] = []
-    queue = await ArqQueue.connect(REDIS_URL, settings.queue_name)
+    queue = ArqQueue(REDIS_URL, settings.queue_name)
     try:
         async with running_worker(settings, runs):
             job = await store.create([("QUERY", "30")])
@@ -165,5 +165,9 @@ async def test_a_dead_executor_is_retried_once_then_the_job_fails(store, setting
 
 
 async def test_an_unreachable_redis_is_a_clear_error():
+    queue = ArqQueue("redis://127.0.0.1:1/0", "nowhere")
     with pytest.raises(QueueUnavailableError, match="Redis"):
-        await ArqQueue.connect("redis://127.0.0.1:1/0", "nowhere")
+        await queue.enqueue("job", 0)
+    with pytest.raises(QueueUnavailableError, match="Redis"):
+        await queue.ping()
+    await queue.close()
