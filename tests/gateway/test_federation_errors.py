@@ -23,26 +23,14 @@ from astropy.io.votable import parse
 
 from gateway.serve import build_app
 from gateway.settings import GatewaySettings
-from standins.data import DemoData, ensure_demo_data
 from tests.gateway.conftest import error_message, read_votable
-from tests.gateway.federation_servers import Federation, run_federation
+from tests.gateway.federation_servers import Federation
 from tests.live_server import reserve_port, serve_app
 
 pytestmark = pytest.mark.integration
 
 CONE = "1 = CONTAINS(POINT({ra}, {dec}), CIRCLE(53.2, -28.1, 0.05))"
 FOLLOW_UP = "SELECT TOP 2 objectId FROM dp1.Object ORDER BY objectId"
-
-
-@pytest.fixture(scope="module")
-def demo() -> DemoData:
-    return ensure_demo_data()
-
-
-@pytest.fixture(scope="module")
-def federation(demo: DemoData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
-    with run_federation(demo, tmp_path_factory.mktemp("rsp")) as fed:
-        yield fed
 
 
 @pytest.fixture(scope="module")
