@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -105,7 +105,7 @@ def introspection_app(seen: list[str]) -> FastAPI:
     app = FastAPI()
 
     @app.post("/introspect")
-    async def introspect(token: str = Form()) -> dict[str, Any]:
+    async def introspect(token: Annotated[str, Form()]) -> dict[str, Any]:
         seen.append(token)
         if token == "good":
             return {"active": True, "username": "erin"}
