@@ -254,6 +254,22 @@ def _box_corners_sql(lon: exp.Expr, lat: exp.Expr, w: exp.Expr, h: exp.Expr) -> 
     return out
 
 
+def polygon_problem(values: tuple[float, ...]) -> str | None:
+    """Why the engine cannot use a constant polygon (its rule, checked at compile time)."""
+    radians = [math.radians(v) for v in values]
+    vectors = [
+        (math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat))
+        for lon, lat in zip(radians[0::2], radians[1::2], strict=True)
+    ]
+    total = [sum(axis) for axis in zip(*vectors, strict=True)]
+    norm = math.hypot(*total)
+    if not math.isfinite(norm) or norm < 1e-12:
+        return "is degenerate: its vertices have no centroid"
+    if any(sum(a * b for a, b in zip(v, total, strict=True)) <= 1e-12 * norm for v in vectors):
+        return "does not fit in the hemisphere around its vertex centroid"
+    return None
+
+
 def point_in_polygon(p: Geo, poly: Geo) -> exp.Expr:
     """Boolean: the point lies in the polygon (engine function, vectorised)."""
     return call("adql_polygon_contains", *p.parts[:2], polygon_array(poly))

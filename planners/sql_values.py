@@ -213,7 +213,11 @@ class ValueCompiler:
                     coords += self._centre(v)
                 if len(coords) < 6:
                     raise UnsupportedError("POLYGON with fewer than 3 vertices", location=node.span)
-                return self._geo("polygon", coords, scope)
+                polygon = self._geo("polygon", coords, scope)
+                problem = polygon.consts and sql_geometry.polygon_problem(polygon.consts)
+                if problem:
+                    self.problems.append(SemanticProblem(f"POLYGON {problem}", node.span))
+                return polygon
             case n.FunctionCall(name="CENTROID"):
                 return self.geo.centroid(self.geometry(node.args[0], scope), node.span)
             case _:

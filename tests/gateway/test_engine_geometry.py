@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -21,6 +22,7 @@ from spherical_geometry.polygon import SphericalPolygon
 import grammar
 from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine
+from grammar.errors import AdqlSemanticError
 
 Floats = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -437,3 +439,18 @@ def test_every_pairing_of_region_kinds(nulls: LocalEngine, inner: str, outer: st
     )
     inside = int(rank.index(inner) <= rank.index(outer))
     assert row == [{"c": inside, "i": 1, "j": 1, "fc": 0, "fi": 0}]
+
+
+def test_unusable_polygons_are_reported_with_their_position(nulls: LocalEngine) -> None:
+    for literal, reason in (
+        ("POLYGON(0, 0, 120, 0, 240, 0)", "no centroid"),  # a great circle: no inside
+        ("POLYGON(0, 0, 1, 0, 180, 0)", "hemisphere"),
+    ):
+        with pytest.raises(AdqlSemanticError, match=rf"{reason}.* line 1, column 30"):
+            _rows(nulls, f"SELECT CONTAINS(POINT(1, 1), {literal}) FROM t.n")
+    # The same rule for polygons that come from the data, when the query runs.
+    eng = LocalEngine()
+    bad = pa.array([[0.0, 0.0, 120.0, 0.0, 240.0, 0.0]], pa.list_(pa.float64()))
+    eng.add_table("t.bad", pa.table({"s_region": bad}), [REGION])
+    with pytest.raises(duckdb.Error, match="POLYGON: degenerate polygon"):
+        _rows(eng, "SELECT CONTAINS(POINT(1, 1), s_region) FROM t.bad")
