@@ -94,6 +94,14 @@ def type_query(page: Page, query: str) -> None:
     page.fill("#query", query)
 
 
+def submit(browser: Browser, url: str, errors: list[str], query: str, button: str) -> Page:
+    """Open the page at ``url``, type ``query`` and press ``button`` (#run, #run-async...)."""
+    page = open_page(browser, url, errors)
+    type_query(page, query)
+    page.click(button)
+    return page
+
+
 def dp1_oracle() -> dict[str, np.ndarray]:
     """The rows of DP1_CONE, computed with numpy over the demo's Parquet file."""
     table = pq.read_table(
@@ -162,9 +170,7 @@ def test_query_shows_rows_sorting_and_sky_plot(
     oracle = dp1_oracle()
     n = len(oracle["objectId"])
     assert n > 0
-    page = open_page(browser, demo.tap_url + "/", page_errors)
-    type_query(page, DP1_CONE)
-    page.click("#run")
+    page = submit(browser, demo.tap_url + "/", page_errors, DP1_CONE, "#run")
     expect(page.locator("#status")).to_contain_text(f"{n} rows")
     assert page.locator("#results tbody tr").count() == min(n, RENDERED)
     # 64-bit ids arrive exact (JSON numbers beyond 2^53 are read as BigInt).
@@ -244,9 +250,7 @@ def test_bad_query_marks_the_parsers_line_and_column(
 def test_plan_draws_one_box_per_backend(
     browser: Browser, demo: DemoPorts, page_errors: list[str]
 ) -> None:
-    page = open_page(browser, demo.tap_url + "/", page_errors)
-    type_query(page, HSC_X_SPEC)
-    page.click("#plan-btn")
+    page = submit(browser, demo.tap_url + "/", page_errors, HSC_X_SPEC, "#plan-btn")
     expect(page.locator("#plan")).to_be_visible()
     boxes = page.locator("#plan .box.backend")
     expect(boxes).to_have_count(2)
@@ -267,9 +271,9 @@ def test_plan_draws_one_box_per_backend(
 def test_plan_of_an_unknown_table_marks_its_position(
     browser: Browser, demo: DemoPorts, page_errors: list[str]
 ) -> None:
-    page = open_page(browser, demo.tap_url + "/", page_errors)
-    type_query(page, "SELECT x\nFROM nosuch.tab")
-    page.click("#plan-btn")
+    page = submit(
+        browser, demo.tap_url + "/", page_errors, "SELECT x\nFROM nosuch.tab", "#plan-btn"
+    )
     # The binder's position (line 2, column 6), shown like a syntax error.
     expect(page.locator("#syntax[data-line='2'][data-column='6']")).to_contain_text(
         "Unknown table 'nosuch.tab'"
@@ -290,9 +294,7 @@ def test_async_job_reaches_completed_with_rows(
     # the job by its RUNID and follows it on its own origin.
     n = len(dp1_oracle()["objectId"])
     url = demo.tap_url.replace("127.0.0.1", host)
-    page = open_page(browser, url + "/", page_errors)
-    type_query(page, DP1_CONE)
-    page.click("#run-async")
+    page = submit(browser, url + "/", page_errors, DP1_CONE, "#run-async")
     expect(page.locator("#job-phase")).to_have_attribute("data-phase", "COMPLETED")
     expect(page.locator("#status")).to_contain_text(f"{n} rows")
     assert page.get_attribute("#sky", "data-points") == str(n)
@@ -305,9 +307,13 @@ def test_async_job_reaches_completed_with_rows(
 def test_async_job_error_is_shown(
     browser: Browser, demo: DemoPorts, page_errors: list[str]
 ) -> None:
-    page = open_page(browser, demo.tap_url + "/", page_errors)
-    type_query(page, "SELECT nosuchcolumn FROM dp1.Object")
-    page.click("#run-async")
+    page = submit(
+        browser,
+        demo.tap_url + "/",
+        page_errors,
+        "SELECT nosuchcolumn FROM dp1.Object",
+        "#run-async",
+    )
     expect(page.locator("#job-phase")).to_have_attribute("data-phase", "ERROR")
     expect(page.locator("#status")).to_contain_text("line 1, column 8")
     assert not page_errors
