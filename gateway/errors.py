@@ -105,6 +105,6 @@ def classify(exc: BaseException) -> DaliFault:
     return DaliFault(500, "fatal", f"internal error: {type(exc).__name__}: {exc}")
 
 
-def describe_fault(exc: Exception) -> str:
+def describe_fault(exc: BaseException) -> str:
     """The message a client reads for ``exc`` (for errors reported inside a result stream)."""
     return classify(exc).message

@@ -8,6 +8,7 @@ from pathlib import Path
 import grammar
 from gateway.cancellation import Cancellation
 from gateway.datalink import DatalinkRoutes
+from gateway.fault_location import faults_located
 from gateway.handlers.uws import upload_file_path
 from gateway.job_progress import JobProgress
 from gateway.jobs import Job, JobResult
@@ -52,19 +53,21 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: Resul
             fetch_whole=tap.fetch_whole,
             progress=progress.reporter(job.job_id),
         )
-        result = run_query(
-            service,
-            query,
-            uploads=uploads,
-            maxrec=tap.maxrec,
-            cancellation=cancellation,
-            options=options,
-        )
-        media_type, chunks = render_result(
-            result, tap.response_format, query_text=tap.query, links=links
-        )
-        target = store.result_path(job.job_id, "result")
-        size = _write_atomically(target, chunks)
+        # A runtime fault of the query ends the job in ERROR, placed where certain.
+        with faults_located(query):
+            result = run_query(
+                service,
+                query,
+                uploads=uploads,
+                maxrec=tap.maxrec,
+                cancellation=cancellation,
+                options=options,
+            )
+            media_type, chunks = render_result(
+                result, tap.response_format, query_text=tap.query, links=links
+            )
+            target = store.result_path(job.job_id, "result")
+            size = _write_atomically(target, chunks)
         return (JobResult("result", "results/result", media_type, size),)
 
     return JobBody(run, progress)

@@ -11,6 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 import grammar
 from gateway.cancellation import Cancellation
 from gateway.errors import describe_fault
+from gateway.fault_location import faults_located, located
 from gateway.handlers.common import gateway_state, with_cleanup
 from gateway.handlers.routes import get_and_post
 from gateway.request_params import read_request_params
@@ -48,11 +49,12 @@ async def sync_query(request: Request) -> Response:
     deadline = threading.Timer(state.settings.sync_timeout, cancellation.cancel)
     deadline.daemon = True
     deadline.start()
-    try:
+
+    def run() -> PrefetchedResult:
         # The first batch is read before the response starts: a fault found while producing
         # it is answered with its own status and a DALI error document.
-        result = await anyio.to_thread.run_sync(
-            lambda: PrefetchedResult(
+        with faults_located(query):
+            return PrefetchedResult(
                 run_query(
                     state.service,
                     query,
@@ -64,13 +66,15 @@ async def sync_query(request: Request) -> Response:
                     ),
                 )
             )
-        )
+
+    try:
+        result = await anyio.to_thread.run_sync(run)
         media_type, chunks = render_result(
             result,
             tap.response_format,
             query_text=tap.query,
             links=state.datalink_routes,
-            error_text=describe_fault,
+            error_text=lambda exc: describe_fault(located(exc, query)),
         )
     except BaseException:
         deadline.cancel()
