@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ from types import FrameType
 from typing import Any
 from xml.etree import ElementTree as ET
 
+import asyncpg
 import httpx
 import numpy as np
 import pyarrow as pa
@@ -282,3 +285,46 @@ def threads_in_engine() -> int:
                 break
             f = f.f_back
     return count
+
+
+# ---------------------------------------------------------------- a PostgreSQL job database
+
+#: The machine's PostgreSQL (127.0.0.1:5432, trust auth) administrative connection.
+PG_ADMIN_DSN = os.environ.get("ADQLGW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session; yields its SQLAlchemy URL.
+
+    Each session makes its own and drops it at the end, so runs never see each other's jobs.
+    """
+    name = f"adqlgw_uws_{os.getpid()}"
+    asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name}"))
+    asyncio.run(_admin(f"CREATE DATABASE {name}"))
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    yield f"{base}/{name}"
+    asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def empty_job_database(url: str) -> str:
+    """Delete every job of the PostgreSQL job database at ``url``; returns ``url``."""
+
+    async def truncate() -> None:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+        try:
+            if await conn.fetchval("SELECT to_regclass('uws_jobs') IS NOT NULL"):
+                await conn.execute("TRUNCATE uws_jobs CASCADE")
+        finally:
+            await conn.close()
+
+    asyncio.run(truncate())
+    return url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
@@ -16,15 +17,34 @@ from tests.gateway.conftest import (
     XLINK_NS,
     TapService,
     create_job,
+    empty_job_database,
     error_message,
     job_document,
     job_phase,
+    make_stars,
     read_votable,
+    run_tap_service,
     threads_in_engine,
     wait_terminal,
 )
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def tap_service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TapService]:
+    """The UWS tests run against both job stores: the embedded SQLite default and the
+    PostgreSQL store that replicas share (jobs still run in the gateway process here)."""
+    overrides = {}
+    if request.param == "postgresql":
+        overrides["job_database_url"] = empty_job_database(request.getfixturevalue("pg_database"))
+    with run_tap_service(
+        tmp_path_factory.mktemp(f"tap-{request.param}"), make_stars(), **overrides
+    ) as service:
+        yield service
+
 
 COUNT_BRIGHT = "SELECT COUNT(*) AS n FROM demo.stars WHERE gmag < 19.5"
 

@@ -9,7 +9,6 @@ with a reason meanwhile; service back without a restart).
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import signal
@@ -18,13 +17,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import numpy as np
 import pytest
 from astropy.io.votable import parse_single_table
 from astropy.table import Table
 
+from tests.gateway.conftest import empty_job_database
 from tests.gateway.uws.scaleout import (
     Cluster,
     private_postgres,
@@ -88,17 +87,7 @@ def stars(cluster_dir: Path) -> dict[str, np.ndarray]:
 @pytest.fixture
 def shared_pg(pg_database: str) -> str:
     """The session's PostgreSQL database, emptied."""
-    asyncio.run(_admin_truncate(pg_database))
-    return pg_database
-
-
-async def _admin_truncate(url: str) -> None:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
-    try:
-        if await conn.fetchval("SELECT to_regclass('uws_jobs') IS NOT NULL"):
-            await conn.execute("TRUNCATE uws_jobs CASCADE")
-    finally:
-        await conn.close()
+    return empty_job_database(pg_database)
 
 
 @pytest.fixture
