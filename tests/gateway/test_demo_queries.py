@@ -178,3 +178,29 @@ def test_every_readme_query_returns_rows(service: pyvo.dal.TAPService) -> None:
     assert len(queries) >= 5
     for adql in queries:
         assert len(service.run_sync(adql, maxrec=100)) > 0, adql
+
+
+def test_unmatched_left_join_rows_have_null_distance(service: pyvo.dal.TAPService) -> None:
+    cone = 0.02
+    table = service.run_sync(
+        "SELECT h.MatchID, s.specobjid, "
+        "DISTANCE(POINT(h.MatchRA, h.MatchDec), POINT(s.ra, s.dec)) * 3600 AS sep "
+        "FROM hscv3.summary AS h LEFT JOIN sdss_dr16.specobj AS s "
+        "ON CONTAINS(POINT(h.MatchRA, h.MatchDec), CIRCLE(s.ra, s.dec, 1.0 / 3600)) = 1 "
+        f"WHERE CONTAINS(POINT(h.MatchRA, h.MatchDec), CIRCLE(53.2, -28.1, {cone})) = 1",
+        maxrec=100_000,
+    ).to_table()
+    tables = ensure_demo_data().tables()
+    hsc = pq.read_table(tables["hscv3.summary"], columns=["MatchID", "MatchRA", "MatchDec"])
+    spec = pq.read_table(tables["sdss_dr16.specobj"], columns=["ra", "dec"])
+    sources = SkyCoord(hsc["MatchRA"].to_numpy(), hsc["MatchDec"].to_numpy(), unit="deg")
+    in_cone = sources.separation(SkyCoord(*CENTRE, unit="deg")).deg <= cone
+    spectra = SkyCoord(spec["ra"].to_numpy(), spec["dec"].to_numpy(), unit="deg")
+    pairs = sources[in_cone][:, None].separation(spectra[None, :]).arcsec
+    matched = int((pairs.min(axis=1) <= 1.0).sum())
+    assert matched > 0
+    assert len(table) == int(in_cone.sum())  # every source once (no spectrum has two here)
+    sep = np.ma.getmaskarray(table["sep"])
+    assert int((~sep).sum()) == matched
+    assert all(str(x) for x in table["specobjid"][~sep])
+    assert float(np.ma.max(table["sep"])) <= 1.0  # never the 648000 of a NULL position
