@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.serve import build_app
 from gateway.settings import load_settings
@@ -101,3 +103,58 @@ def test_no_query_of_the_corpus_gets_a_500(client: httpx.Client, case: CorpusCas
         assert "ERROR" not in statuses, response.text
     follow = client.post("/sync", data={"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM t"})
     assert follow.status_code == 200, follow.text
+
+
+# ------------------------------------------------------------------ random typed and mistyped
+
+COLUMNS = ["a", "b", "c", "id", "flags", "ra", "dec", "d", "name"]
+FUNCTIONS_1 = ["ABS", "CEILING", "FLOOR", "SQRT", "LOG", "LOG10", "EXP", "SIN", "ACOS",
+               "DEGREES", "LOWER", "UPPER", "AREA", "COORD1", "CENTROID"]  # fmt: skip
+FUNCTIONS_2 = ["MOD", "POWER", "ATAN2", "ROUND", "TRUNCATE", "COALESCE", "CONTAINS",
+               "INTERSECTS", "POINT", "DISTANCE"]  # fmt: skip
+CAST_TARGETS = ["INTEGER", "BIGINT", "SMALLINT", "REAL", "DOUBLE PRECISION", "VARCHAR(8)",
+                "CHAR(3)", "TIMESTAMP", "POINT"]  # fmt: skip
+LEAVES = st.one_of(
+    st.sampled_from(COLUMNS),
+    st.sampled_from(["0", "1", "-1", "2.5", "0.0", "9223372036854775807", "1E308", "0x10"]),
+    st.sampled_from(["'abc'", "'12'", "''", "'2024-01-01'", "NULL"]),
+)
+
+
+def _values(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.builds("({} {} {})".format, inner, st.sampled_from(list("+-*/&|^")), inner),
+        st.builds("({} || {})".format, inner, inner),
+        st.builds("-({})".format, inner),
+        st.builds("{}({})".format, st.sampled_from(FUNCTIONS_1), inner),
+        st.builds("{}({}, {})".format, st.sampled_from(FUNCTIONS_2), inner, inner),
+        st.builds("CAST({} AS {})".format, inner, st.sampled_from(CAST_TARGETS)),
+        st.builds("CIRCLE({}, {}, {})".format, inner, inner, inner),
+        st.builds("SUM({})".format, inner),
+    )
+
+
+VALUES = st.recursive(LEAVES, _values, max_leaves=6)
+CONDITIONS = st.one_of(
+    st.builds("{} {} {}".format, VALUES, st.sampled_from(["=", "<>", "<", ">="]), VALUES),
+    st.builds("{} LIKE {}".format, VALUES, VALUES),
+    st.builds("{} BETWEEN {} AND {}".format, VALUES, VALUES, VALUES),
+    st.builds("{} IN ({}, {})".format, VALUES, VALUES, VALUES),
+    st.builds("{} IS NULL".format, st.sampled_from(COLUMNS)),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(value=VALUES, condition=CONDITIONS)
+def test_random_expressions_never_get_a_500(
+    client: httpx.Client, value: str, condition: str
+) -> None:
+    """Well- and ill-typed expressions over real columns: a result or a 4xx DALI error."""
+    query = f"SELECT TOP 5 {value} AS x FROM t WHERE {condition}"
+    response = client.post("/sync", data={"LANG": "ADQL", "QUERY": query})
+    assert response.status_code < 500, (query, response.text)
+    assert response.headers["content-type"].startswith("application/x-votable+xml")
+    statuses = [
+        v for tag, v, _ in resource_sequence(response.content) if tag == "INFO:QUERY_STATUS"
+    ]
+    assert ("ERROR" in statuses) == (response.status_code != 200), (query, response.text)
