@@ -31,7 +31,13 @@ from gateway.federation_refs import (
     single_table_conjuncts,
     strip_qualifiers,
 )
-from gateway.federation_whole import WholeFetch, check_whole_fetches, whole_fetch
+from gateway.federation_whole import (
+    WholeFetch,
+    check_whole_fetches,
+    fetch_nothing,
+    wants_no_rows,
+    whole_fetch,
+)
 from gateway.federation_xmatch import FederationOptions, XmatchEdge, detect_xmatch
 from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem, UnsupportedError
@@ -284,9 +290,26 @@ def plan_query(
         plan = _single_backend(query, planner, remote, upload_names)
     if plan is None:
         plan = _federated(query, catalog, refs, tables, options)
+    if wants_no_rows(query) and plan.mode != "pushdown":
+        # A TAP backend answers TOP 0 itself; the others are asked nothing at all.
+        plan = _fetching_nothing(plan)
     whole = _whole_fetches(plan, remote, tables)
     check_whole_fetches(whole, options.whole_max_rows, allowed=options.allow_whole)
     return replace(plan, whole=whole)
+
+
+def _fetching_nothing(plan: Plan) -> Plan:
+    """``plan`` with no remote request: every remote scan is an empty table of its columns.
+
+    Dependent sides lose their dependency too, or a local or uploaded outer side would still
+    make them fetch rows around its positions.
+    """
+    fragment = None if plan.fragment is None else fetch_nothing(plan.fragment)
+    scans = tuple(
+        s if s.fragment is None else replace(s, fragment=fetch_nothing(s.fragment), depends=None)
+        for s in plan.scans
+    )
+    return replace(plan, fragment=fragment, scans=scans)
 
 
 def _whole_fetches(

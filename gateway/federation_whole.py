@@ -14,7 +14,7 @@ nothing to compare) and EXPLAIN says its size is unknown.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway.catalog import CatalogTable
 from gateway.federation_xmatch import FederationOptions
@@ -27,12 +27,17 @@ __all__ = [
     "WholeFetch",
     "WholeFetchRefused",
     "check_whole_fetches",
+    "fetch_nothing",
     "row_estimate",
+    "wants_no_rows",
     "whole_fetch",
 ]
 
 OPT_IN = "FETCH_WHOLE=true"
 """The TAP request parameter (gateway extension) that allows a refused whole fetch."""
+
+NOTHING_FETCHED = "limit: 0 (TOP 0: nothing is fetched, the columns come from the catalogue)"
+"""What a fragment of a ``TOP 0`` query says it pushed (EXPLAIN shows it)."""
 
 
 class WholeFetchRefused(AdqlError):
@@ -144,3 +149,20 @@ def check_whole_fetches(fetches: Sequence[WholeFetch], max_rows: int, *, allowed
     for fetch in fetches:
         if fetch.refused(max_rows):
             raise WholeFetchRefused(fetch, max_rows)
+
+
+def wants_no_rows(query: n.Query) -> bool:
+    """Whether the answer of ``query`` has no rows whatever the data (an outermost ``TOP 0``).
+
+    ``SELECT TOP 0 ...`` is how clients ask for a result's columns without its rows.
+    """
+    return isinstance(query.body, n.SelectQuery) and query.body.top == 0
+
+
+def fetch_nothing(fragment: Fragment) -> Fragment:
+    """``fragment`` sending no request: its rows are an empty table of the expected columns.
+
+    Backends such as HSC REST take no zero-row limit, so a ``TOP 0`` left to them would
+    download the whole table for the engine to discard every row.
+    """
+    return replace(fragment, requests=(), pushed=(*fragment.pushed, NOTHING_FETCHED))
