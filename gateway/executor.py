@@ -31,6 +31,7 @@ import httpx
 import pyarrow as pa
 
 from gateway.arrow_types import UnsupportedTypeError, column_meta_from_arrow
+from gateway.backend_auth import credential_headers
 from gateway.columns import ColumnMeta
 from gateway.decode import Decoded, DecodeError, ServiceError, decode
 from gateway.errors import BackendError
@@ -100,17 +101,6 @@ class FetchedTable:
         return iter(self.table.to_batches(max_chunksize=max_chunksize))
 
 
-def _resolve_token(config: BackendConfig, environ: Mapping[str, str]) -> str | None:
-    if config.token_env is None:
-        return None
-    token = environ.get(config.token_env)
-    if not token:
-        # A configured credential that is missing is an operator error: say so at start-up.
-        msg = f"backend '{config.name}': environment variable {config.token_env} is not set"
-        raise ValueError(msg)
-    return token
-
-
 class Executor:
     """Fetch backend requests concurrently, with limits, retries and paging.
 
@@ -121,14 +111,15 @@ class Executor:
     options
         Retry policy, timeouts and paging limits.
     environ
-        Where ``token_env`` variables are read (default ``os.environ``), read once here.
+        Where ``token_env`` and ``password_env`` variables are read (default ``os.environ``),
+        read once here.
     transport
         An httpx transport to use instead of the network one (tests).
 
     Raises
     ------
     ValueError
-        When a backend's ``token_env`` names an unset variable.
+        When a backend's ``token_env`` or ``password_env`` names an unset variable.
     """
 
     def __init__(
@@ -142,7 +133,7 @@ class Executor:
         self.options = options or ExecutorOptions()
         self._configs = {b.name: b for b in backends if b.kind != "local"}
         env = os.environ if environ is None else environ
-        self._tokens = {n: _resolve_token(c, env) for n, c in self._configs.items()}
+        self._credentials = {n: credential_headers(c, env) for n, c in self._configs.items()}
         self._slots = {n: asyncio.Semaphore(c.max_concurrency) for n, c in self._configs.items()}
         total = max(1, sum(c.max_concurrency for c in self._configs.values()))
         self._client = httpx.AsyncClient(
@@ -223,7 +214,7 @@ class Executor:
         prepared = prepare(
             config,
             request,
-            token=self._tokens[backend],
+            credentials=self._credentials[backend],
             run_id=run_id,
             authorization=authorization,
             uploads=uploads or {},

@@ -11,10 +11,12 @@ Identification and credentials (DESIGN.md "Failures, limits, security"):
   (unless the planner already put one in), and as an ``X-RunId`` header to ``hsc`` and
   ``spectral`` ones: the HSC service treats unknown parameters as column criteria (HTTP 400),
   and the Data Lab service knows no RUNID.
-- A configured token (environment variable ``token_env``) is sent as ``X-DL-AuthToken`` to
-  ``spectral`` backends (Data Lab's header) and as ``Authorization: Bearer`` to the others.
+- The backend's configured credentials (:mod:`gateway.backend_auth`) go with every request.
 - The client's ``Authorization`` header is sent only to backends with
-  ``forward_authorization = true``, and then wins over a configured bearer token.
+  ``forward_authorization = true``, and then wins over a configured ``Authorization``.
+- A 401 or 403 answer is reported as an authentication failure that says which credentials
+  were sent (none, the configured ones, the client's), never their value nor the service's
+  page (which may quote what it was sent).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Prepared:
     content: bytes | None = None
     form: dict[str, list[str]] | None = None
     files: dict[str, tuple[str, bytes, str]] | None = None
+    sent_credentials: str = "no credentials"
+    """Which credentials went with the request, in words (for authentication failures)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +95,7 @@ def prepare(
     config: BackendConfig,
     request: BackendRequest,
     *,
-    token: str | None,
+    credentials: Mapping[str, str],
     run_id: str | None,
     authorization: str | None,
     uploads: Mapping[str, bytes],
@@ -107,14 +111,11 @@ def prepare(
     if config.url is None or not _same_origin(request.url, config.url):
         # Only configured backends are ever contacted (DESIGN.md "HTTP").
         raise BackendError(config.name, url, "request URL is outside the configured backend")
-    headers: dict[str, str] = {}
-    if token is not None:
-        if config.kind == "spectral":
-            headers["X-DL-AuthToken"] = token
-        else:
-            headers["Authorization"] = f"Bearer {token}"
+    headers = dict(credentials)
+    sent = "the gateway's configured credentials" if credentials else "no credentials"
     if authorization is not None and config.forward_authorization:
         headers["Authorization"] = authorization
+        sent = "the client's Authorization header"
     params = request.params
     if run_id is not None:
         if config.kind in _PARAM_RUNID:
@@ -126,7 +127,7 @@ def prepare(
     if missing:
         raise BackendError(config.name, url, f"upload table(s) not supplied: {', '.join(missing)}")
     if request.method == "GET":
-        return Prepared("GET", request.url, params, headers)
+        return Prepared("GET", request.url, params, headers, sent_credentials=sent)
     if request.uploads:
         form: dict[str, list[str]] = {}
         for key, value in params:
@@ -135,14 +136,16 @@ def prepare(
             name: (f"{name}.xml", uploads[name], "application/x-votable+xml")
             for name in request.uploads
         }
-        return Prepared("POST", request.url, (), headers, form=form, files=files)
+        return Prepared(
+            "POST", request.url, (), headers, form=form, files=files, sent_credentials=sent
+        )
     if request.body is not None:
         # Planners send form-encoded bodies (the Data Lab getSpec form); params go in the URL.
-        return Prepared(
-            "POST", request.url, params, {**headers, "Content-Type": _FORM}, request.body
-        )
+        headers["Content-Type"] = _FORM
+        return Prepared("POST", request.url, params, headers, request.body, sent_credentials=sent)
     body = urllib.parse.urlencode(params).encode()
-    return Prepared("POST", request.url, (), {**headers, "Content-Type": _FORM}, body)
+    headers["Content-Type"] = _FORM
+    return Prepared("POST", request.url, (), headers, body, sent_credentials=sent)
 
 
 def _fail(config: BackendConfig, url: str, cause: str, *, transient: bool, retry: bool) -> Failure:
@@ -225,12 +228,15 @@ async def send_once(
     answer = Answer(
         response.status_code, response.headers.get("content-type", ""), response.headers, body
     )
-    check_status(config, url, answer)
+    check_status(config, url, answer, prepared.sent_credentials)
     return answer
 
 
-def check_status(config: BackendConfig, url: str, answer: Answer) -> None:
-    """Raise the right :class:`Failure` for a non-2xx answer; 429/502/503/504 are retried."""
+def check_status(config: BackendConfig, url: str, answer: Answer, sent: str) -> None:
+    """Raise the right :class:`Failure` for a non-2xx answer; 429/502/503/504 are retried.
+
+    ``sent`` says which credentials went with the request (for a 401 or 403).
+    """
     status = answer.status
     if status < 300:
         return
@@ -238,6 +244,10 @@ def check_status(config: BackendConfig, url: str, answer: Answer) -> None:
         where = answer.headers.get("location", "?")
         cause = f"HTTP {status}: redirect to {public_url(where)} not followed"
         raise _fail(config, url, cause, transient=False, retry=False)
+    if status in {401, 403}:
+        refused = "authentication required" if status == 401 else "access denied"
+        cause = f"HTTP {status}: {refused} (the request carried {sent})"
+        raise Failure(BackendError(config.name, url, cause, status=status), retry=False)
     message = error_text(answer.body, answer.content_type)
     cause = f"HTTP {status}: {message}"
     if status in RETRY_STATUSES:

@@ -277,6 +277,7 @@ class FederatedQueryService:
             self.options,
             options.run_id,
             options.partial,
+            authorization=options.authorization,
             local_files={name: table.path for name, table in self._local_files.items()},
             progress=options.progress,
         )

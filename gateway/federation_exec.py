@@ -106,6 +106,8 @@ class PlanRunner:
     options: FederationOptions
     run_id: str | None = None
     partial: bool = False
+    authorization: str | None = None
+    """The client's Authorization header (the executor forwards it only where configured)."""
     local_files: Mapping[str, Path] = field(default_factory=dict)
     """Data files of ``local`` tables by lower-cased qualified name (outer sides of joins)."""
     progress: Callable[[str, int], None] | None = None
@@ -126,7 +128,12 @@ class PlanRunner:
             parts = await asyncio.gather(
                 *(
                     self.executor.fetch(
-                        fragment.backend, r, run_id=self.run_id, expected=expected, uploads=uploads
+                        fragment.backend,
+                        r,
+                        run_id=self.run_id,
+                        authorization=self.authorization,
+                        expected=expected,
+                        uploads=uploads,
                     )
                     for r in fragment.requests
                 )
@@ -330,7 +337,12 @@ class PlanRunner:
         body = n.SelectQuery((count,), (n.TableReference(name),), where=_and(where))
         try:
             _, requests = planner.request_for(n.Query(body))
-            answer = await self.executor.fetch(planner.backend, requests[0], run_id=self.run_id)
+            answer = await self.executor.fetch(
+                planner.backend,
+                requests[0],
+                run_id=self.run_id,
+                authorization=self.authorization,
+            )
         except (BackendError, ValueError):
             return None
         values = answer.table.column(0).to_pylist() if answer.table.num_columns else []

@@ -113,7 +113,11 @@ async def upload_join(  # noqa: PLR0917  (the join's parts, each needed)
         part = rows[start : start + block]
         body = _votable(part, ra[part], dec[part])
         answer = await runner.executor.fetch(
-            planner.backend, request, run_id=runner.run_id, uploads={UPLOAD_NAME: body}
+            planner.backend,
+            request,
+            run_id=runner.run_id,
+            authorization=runner.authorization,
+            uploads={UPLOAD_NAME: body},
         )
         if answer.overflow:
             cause = "an upload block's answer overflowed MAXREC; lower upload_block_rows"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import override
 
@@ -19,6 +19,9 @@ from typing_extensions import override
 IdentityKind = Literal["none", "tokens", "introspection", "header"]
 
 BackendKind = Literal["local", "tap", "hsc", "sia", "spectral"]
+
+#: How a backend's configured credentials are sent (see :mod:`gateway.backend_auth`).
+AuthScheme = Literal["bearer", "datalab", "basic"]
 
 
 class ColumnOverride(BaseModel):
@@ -94,8 +97,31 @@ class BackendConfig(BaseModel):
     )
     max_concurrency: int = 4
     timeout_seconds: float = 60.0
-    forward_authorization: bool = False
-    token_env: str | None = None
+    forward_authorization: bool = Field(
+        default=False,
+        description="Send the client's own Authorization header to this backend (and to no "
+        "other); it then replaces the backend's configured Authorization credentials.",
+    )
+    auth: AuthScheme | None = Field(
+        default=None,
+        description="How the configured credentials are sent: bearer (Authorization: Bearer), "
+        "datalab (X-DL-AuthToken) or basic (username and password). Default: datalab for "
+        "spectral backends, bearer for the others.",
+    )
+    token: SecretStr | None = Field(
+        default=None, description="Token written in the file; prefer token_env."
+    )
+    token_env: str | None = Field(
+        default=None, description="Environment variable holding the token (read at start)."
+    )
+    username: str | None = Field(default=None, description="User name for auth = basic.")
+    password: SecretStr | None = Field(
+        default=None,
+        description="Password for auth = basic written in the file; prefer password_env.",
+    )
+    password_env: str | None = Field(
+        default=None, description="Environment variable holding the password for auth = basic."
+    )
 
     @model_validator(mode="after")
     def _check_kind(self) -> BackendConfig:
@@ -108,7 +134,28 @@ class BackendConfig(BaseModel):
         if (self.datalink_url is None) != (self.datalink_id_prefix is None):
             msg = f"backend '{self.name}': datalink_url and datalink_id_prefix go together"
             raise ValueError(msg)
+        self._check_credentials()
         return self
+
+    def _check_credentials(self) -> None:
+        """One source per secret, and each secret with the scheme that uses it."""
+        problem = None
+        has_token = self.token is not None or self.token_env is not None
+        has_password = self.password is not None or self.password_env is not None
+        if self.token is not None and self.token_env is not None:
+            problem = "give token or token_env, not both"
+        elif self.password is not None and self.password_env is not None:
+            problem = "give password or password_env, not both"
+        elif self.auth == "basic" and (self.username is None or not has_password):
+            problem = "auth = basic needs username and password (or password_env)"
+        elif self.auth == "basic" and has_token:
+            problem = "auth = basic takes username and password, not a token"
+        elif self.auth != "basic" and (self.username is not None or has_password):
+            problem = "username and password are for auth = basic"
+        elif self.auth is not None and self.auth != "basic" and not has_token:
+            problem = f"auth = {self.auth} needs token or token_env"
+        if problem is not None:
+            raise ValueError(f"backend '{self.name}': {problem}")
 
 
 class GatewaySettings(BaseSettings):

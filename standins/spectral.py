@@ -13,6 +13,10 @@ Data Lab client re-pointed with ``set_svc_url(base + "/spec")`` works unchanged.
   without pickle; the real client asks one id at a time then). ``cutout=lo,hi`` keeps the
   pixels with ``lo <= wavelength <= hi`` (Angstrom); the real server had it unimplemented.
   ``format=fits`` returns a FITS binary table of the first spectrum.
+- ``require_token`` (``--require-token``) makes it a private service: every route except
+  ``/``, ``/available`` and ``/ping`` answers HTTP 401 ``Error: authentication required``
+  unless the request carries ``X-DL-AuthToken: <token>`` (Data Lab's header) or
+  ``Authorization: Bearer <token>``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +40,8 @@ from standins.evaluate import ConstraintError
 from standins.specobjid import to_unsigned
 from standins.spectral_query import SpecCatalog
 from standins.table_source import load_table
+
+RequestResponder = Callable[[Request], Awaitable[Response]]
 
 VERSION = "2.1.0-standin"
 CATALOGS = {
@@ -342,7 +348,28 @@ def _router(service: SpectralService) -> APIRouter:
     return router
 
 
-def create_spectral_app(data: object) -> FastAPI:
+_PUBLIC_PATHS = frozenset({"", "/available", "/ping"})
+"""Routes a private service still answers without a token (liveness probes)."""
+
+
+def _token_guard(token: str) -> Callable[[Request, RequestResponder], Awaitable[Response]]:
+    """HTTP middleware answering 401 to requests without ``token``."""
+    accepted = {("x-dl-authtoken", token), ("authorization", f"Bearer {token}")}
+
+    async def guard(request: Request, call_next: RequestResponder) -> Response:
+        path = request.url.path.removeprefix("/spec").rstrip("/")
+        sent = {(name, request.headers.get(name)) for name, _ in accepted}
+        if path in _PUBLIC_PATHS or sent & accepted:
+            return await call_next(request)
+        response = _error("authentication required")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="spectral stand-in"'
+        return response
+
+    return guard
+
+
+def create_spectral_app(data: object, *, require_token: str | None = None) -> FastAPI:
     """Build the legacy spectral-ID service.
 
     Parameters
@@ -350,6 +377,8 @@ def create_spectral_app(data: object) -> FastAPI:
     data
         A mapping (or the DemoData object) with Parquet paths under ``sdss_dr16.specobj``,
         ``sdss_dr16.specobjall`` and ``sdss_dr16.spectra``.
+    require_token
+        When given, the service is private: requests must carry this token (see above).
 
     Returns
     -------
@@ -367,4 +396,6 @@ def create_spectral_app(data: object) -> FastAPI:
     router = _router(service)
     app.include_router(router)
     app.include_router(router, prefix="/spec")
+    if require_token is not None:
+        app.middleware("http")(_token_guard(require_token))
     return app

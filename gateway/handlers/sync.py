@@ -40,6 +40,8 @@ async def sync_query(request: Request) -> Response:
         maxrec_hard=state.settings.maxrec_hard,
     )
     query = grammar.parse(tap.query)
+    # Passed on only to backends configured with forward_authorization (never logged).
+    authorization = request.headers.get("authorization")
     uploads = await anyio.to_thread.run_sync(
         load_uploads, tap.uploads, params.files, state.upload_policy
     )
@@ -62,7 +64,11 @@ async def sync_query(request: Request) -> Response:
                     maxrec=tap.maxrec,
                     cancellation=cancellation,
                     options=RunOptions(
-                        tap.partial, tap.allow_allsky, tap.run_id, fetch_whole=tap.fetch_whole
+                        tap.partial,
+                        tap.allow_allsky,
+                        tap.run_id,
+                        authorization=authorization,
+                        fetch_whole=tap.fetch_whole,
                     ),
                 )
             )

@@ -7,6 +7,7 @@ executor must then still serve a healthy request.
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -267,6 +268,51 @@ def test_client_authorization_only_where_configured(server: str) -> None:
     row = echo(server, "sia", env={}, forward_authorization=True)
     assert row["authorization"] == "Basic dXNlcg=="
     assert row["runid"] == "job-7"
+
+
+def test_basic_credentials_with_the_password_from_the_environment(server: str) -> None:
+    row = echo(server, "tap", env={"PW": "pa:ss"}, auth="basic", username="ann", password_env="PW")
+    scheme, _, encoded = row["authorization"].partition(" ")
+    assert scheme == "Basic"
+    assert base64.b64decode(encoded) == b"ann:pa:ss"  # RFC 7617: split at the first colon
+
+
+def test_datalab_token_to_a_tap_backend_when_asked(server: str) -> None:
+    row = echo(server, "tap", env={}, auth="datalab", token="t.1")
+    assert row["x_dl_authtoken"] == "t.1"
+    assert row["authorization"] is None
+
+
+def test_forwarded_authorization_replaces_the_configured_one(server: str) -> None:
+    row = echo(server, "tap", env={}, token="own", forward_authorization=True)
+    assert row["authorization"] == "Basic dXNlcg=="
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"token": "a", "token_env": "B"}, "token or token_env, not both"),
+        ({"auth": "basic", "username": "u"}, "needs username and password"),
+        ({"auth": "basic", "username": "u", "password": "p", "token": "t"}, "not a token"),
+        ({"username": "u", "password": "p"}, "are for auth = basic"),
+        ({"auth": "bearer"}, "needs token or token_env"),
+    ],
+)
+def test_inconsistent_credentials_are_refused(settings: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        backend("http://127.0.0.1:1", **settings)
+
+
+def test_secrets_stay_out_of_the_settings_repr() -> None:
+    config = backend("http://127.0.0.1:1", auth="basic", username="u", password="hunter2")
+    assert "hunter2" not in repr(config)
+    assert "hunter2" not in str(config.model_dump())
+
+
+def test_missing_password_variable_fails_at_start() -> None:
+    config = backend("http://127.0.0.1:1", auth="basic", username="u", password_env="NO_SUCH_PW")
+    with pytest.raises(ValueError, match="backend 'faulty': environment variable NO_SUCH_PW"):
+        Executor([config], environ={})
 
 
 def test_missing_token_variable_fails_at_start() -> None:
