@@ -5,21 +5,42 @@ with :func:`register` (name, help text, a function that adds its arguments, and 
 that runs it), so ``translate``, ``explain``, ``serve`` and ``demo`` can be written in their own
 modules without touching this one. Exit codes: 0 success, 1 invalid input (the error on
 stderr), 2 usage errors (argparse).
+
+``parse`` needs only the core install (the parser); the other commands need the ``server``
+extra. Without it, a command whose module needs it is left out of the parser and one that
+imports its dependencies when it runs stops there; either way the user is told which extra to
+install instead of seeing a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.metadata
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
+from gateway.optional_deps import missing_dependency, server_extra_message
 from grammar import AdqlError, parse, to_adql
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+
+DISTRIBUTION = "adql-gateway"
+"""The distribution name whose metadata gives ``--version``."""
+
+COMMAND_MODULES = (
+    "gateway.cli_demo",
+    "gateway.cli_explain",
+    "gateway.cli_serve",
+    "gateway.cli_translate",
+    "gateway.cli_worker",
+)
+"""Modules that register the subcommands beyond ``parse``, imported by :func:`main` so that
+``import gateway.cli`` stays light."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +96,41 @@ register(
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every registered subcommand."""
+def package_version() -> str:
+    """The installed version of adql-gateway, or ``0+unknown`` outside an installation."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        # A source tree put on sys.path by hand has no distribution metadata to read.
+        return "0+unknown"
+
+
+def load_commands() -> list[str]:
+    """Import :data:`COMMAND_MODULES`; the third-party modules that kept some from loading."""
+    missing: list[str] = []
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            module = missing_dependency(exc)
+            if module is None:
+                raise
+            missing.append(module)
+    return missing
+
+
+def build_parser(missing: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The argument parser with every registered subcommand.
+
+    ``missing`` names the modules that kept commands from loading; the help then says how to
+    get them.
+    """
     parser = argparse.ArgumentParser(
         prog="adql-gateway",
         description="ADQL compiler and TAP federation gateway for astronomy services.",
+        epilog=server_extra_message("every command but parse", missing[0]) if missing else None,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS.values():
         sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
@@ -101,18 +151,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         The exit code: 0 on success, 1 on invalid input, 2 on usage errors.
     """
-    import gateway.cli_demo  # noqa: PLC0415 - registers demo
-    import gateway.cli_explain  # noqa: PLC0415 - registers explain
-    import gateway.cli_serve  # noqa: PLC0415 - registers serve
-    import gateway.cli_translate  # noqa: PLC0415 - registers translate and to-adql
-    import gateway.cli_worker  # noqa: F401, PLC0415 - registers worker
-
-    parser = build_parser()
+    missing = load_commands()
+    parser = build_parser(missing)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on usage errors and --help
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    return COMMANDS[args.command].run(args, sys.stdout, sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        if code != EXIT_OK and missing:
+            # Most likely a command of the server extra asked for on a core install.
+            sys.stderr.write(server_extra_message("every command but parse", missing[0]) + "\n")
+        return code
+    try:
+        return COMMANDS[args.command].run(args, sys.stdout, sys.stderr)
+    except ModuleNotFoundError as exc:
+        # A command that imports its dependencies only when it runs (serve, worker, ...).
+        module = missing_dependency(exc)
+        if module is None:
+            raise
+        feature = f"adql-gateway {args.command}"
+        sys.stderr.write(f"error: {server_extra_message(feature, module)}\n")
+        return EXIT_INVALID
 
 
 if __name__ == "__main__":
