@@ -178,3 +178,11 @@ def test_gateway_api_on_the_core_names_the_extra() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("gateway.Gateway needs the server extra")
     assert "pip install 'adql-gateway[server]'" in result.stdout
+
+
+def test_license_file_is_the_declared_licence() -> None:
+    assert PROJECT["license"] == "BSD-3-Clause"
+    assert PROJECT["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("BSD 3-Clause License\n")
+    assert "The adql-gateway developers" in text
