@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import duckdb
 
 from gateway.engine_faults import engine_fault
+from gateway.typecheck import excerpt
 from grammar import nodes as n
 from grammar.errors import AdqlError
-from grammar.printer import to_adql
 from grammar.walk import iter_nodes
 
 __all__ = ["QueryFault", "faults_located", "located"]
@@ -72,9 +72,7 @@ def located(exc: BaseException, query: n.Query) -> BaseException:
         return exc
     node = candidates[0]
     span = node.span
-    text = to_adql(node)
-    text = text if len(text) <= 60 else text[:57] + "..."
-    message = f"{fault[2]}, in {text} at line {span.line}, column {span.column}"
+    message = f"{fault[2]}, in {excerpt(node)} at line {span.line}, column {span.column}"
     return QueryFault(message, span)
 
 

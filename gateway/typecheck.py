@@ -53,7 +53,7 @@ from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem
 from grammar.printer import to_adql
 
-__all__ = ["TableColumns", "catalogue_tables", "check_types"]
+__all__ = ["TableColumns", "catalogue_tables", "check_types", "excerpt"]
 
 
 def check_types(query: n.Query, tables: TableColumns) -> None:
@@ -64,7 +64,8 @@ def check_types(query: n.Query, tables: TableColumns) -> None:
         raise AdqlSemanticError(checker.problems)
 
 
-def _text(node: n.Node) -> str:
+def excerpt(node: n.Node) -> str:
+    """The ADQL of ``node`` for a message, cut at 60 characters."""
     text = to_adql(node)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -175,7 +176,7 @@ class _Checker:
                     left = self.value(cond.operand, scope)
                     if outputs and not comparable(left, outputs[0][1]):
                         self.problem(
-                            f"IN compares {_text(cond.operand)}, {left.describe()}, with a "
+                            f"IN compares {excerpt(cond.operand)}, {left.describe()}, with a "
                             f"subquery returning {outputs[0][1].describe()}",
                             cond,
                         )
@@ -188,7 +189,7 @@ class _Checker:
                     typ = self.value(side, scope)
                     if typ.kind in {"number", "geometry"}:
                         self.problem(
-                            f"{word} needs character strings, but {_text(side)} is "
+                            f"{word} needs character strings, but {excerpt(side)} is "
                             f"{typ.describe()}",
                             side,
                         )
@@ -204,7 +205,8 @@ class _Checker:
         if comparable(a, b) or _numeric_literal_pair(left, a, right, b):
             return
         self.problem(
-            f"Cannot compare {_text(left)}, {a.describe()}, with {_text(right)}, {b.describe()}",
+            f"Cannot compare {excerpt(left)}, {a.describe()}, "
+            f"with {excerpt(right)}, {b.describe()}",
             at,
         )
 
@@ -265,7 +267,7 @@ class _Checker:
             for side, typ in ((node.left, a), (node.right, b)):
                 if typ.kind == "geometry":
                     self.problem(
-                        f"'||' joins character strings, but {_text(side)} is {typ.describe()}",
+                        f"'||' joins character strings, but {excerpt(side)} is {typ.describe()}",
                         side,
                     )
             return STRING
@@ -274,7 +276,7 @@ class _Checker:
         self.need_number(node.left, a, what, integer=bitwise)
         self.need_number(node.right, b, what, integer=bitwise)
         if node.op == "/" and _is_zero(node.right):
-            self.problem(f"Division by zero in {_text(node)}", node.right)
+            self.problem(f"Division by zero in {excerpt(node)}", node.right)
         return INTEGER if bitwise else _arithmetic_result(a, b)
 
     def function(self, node: n.FunctionCall, scope: Scope) -> AdqlType:
@@ -289,7 +291,7 @@ class _Checker:
             for arg, typ in zip(args, types, strict=True):
                 self.need_number(arg, typ, name)
             if name == "MOD" and _is_zero(args[1]):
-                self.problem(f"MOD by zero in {_text(node)}", args[1])
+                self.problem(f"MOD by zero in {excerpt(node)}", args[1])
             if name in KEEP_INTEGER:  # ABS, ROUND... of an integer; MOD of two integers
                 first = types[0]
                 return _arithmetic_result(first, types[1] if name == "MOD" else first)
@@ -305,7 +307,7 @@ class _Checker:
         if name in {"LOWER", "UPPER"}:
             if types[0].kind in {"number", "geometry", "timestamp"}:
                 self.problem(
-                    f"{name} needs a character string, but {_text(args[0])} is "
+                    f"{name} needs a character string, but {excerpt(args[0])} is "
                     f"{types[0].describe()}",
                     args[0],
                 )
@@ -318,7 +320,7 @@ class _Checker:
             for arg, typ in known[1:]:
                 if not comparable(known[0][1], typ):
                     self.problem(
-                        f"COALESCE mixes {known[0][1].describe()} and {_text(arg)}, "
+                        f"COALESCE mixes {known[0][1].describe()} and {excerpt(arg)}, "
                         f"{typ.describe()}",
                         arg,
                     )
@@ -341,7 +343,7 @@ class _Checker:
         target = cast_result(node.target.name)
         if {operand.kind, target.kind} == {"number", "geometry"}:
             self.problem(
-                f"CAST of {_text(node.operand)}, {operand.describe()}, to {node.target.name}",
+                f"CAST of {excerpt(node.operand)}, {operand.describe()}, to {node.target.name}",
                 node.operand,
             )
         literal = node.operand
@@ -371,15 +373,15 @@ class _Checker:
         self, node: n.ValueExpression, typ: AdqlType, what: str, *, integer: bool = False
     ) -> None:
         if typ.kind in {"string", "geometry"}:
-            self.problem(f"{what} needs numbers, but {_text(node)} is {typ.describe()}", node)
+            self.problem(f"{what} needs numbers, but {excerpt(node)} is {typ.describe()}", node)
         elif integer and typ.floating:
-            self.problem(f"{what} needs integers, but {_text(node)} is {typ.describe()}", node)
+            self.problem(f"{what} needs integers, but {excerpt(node)} is {typ.describe()}", node)
 
     def need_geometry(self, node: n.ValueExpression, typ: AdqlType, what: str) -> None:
         if typ.kind in {"number", "string", "timestamp"}:
             self.problem(
                 f"{what} needs geometries (POINT, CIRCLE, BOX, POLYGON, REGION or a geometry "
-                f"column), but {_text(node)} is {typ.describe()}",
+                f"column), but {excerpt(node)} is {typ.describe()}",
                 node,
             )
 
