@@ -1,14 +1,8 @@
 """The federated catalogue: every backend's tables under their federated names, and planners.
 
-Built at start-up from each backend's own metadata (DESIGN.md "Federated names"):
-
-* ``hsc``: the HSC tables, columns from the service's ``/metadata`` (the shipped copy when the
-  service does not answer; the backend is then reported as degraded);
-* ``tap``: the remote VOSI ``/tables`` (plus ``/capabilities`` for uploads and limits), schema
-  prefix applied;
-* ``sia``: ``<backend>.obscore`` with the ObsCore columns (Rubin columns for ``rubin``);
-* ``spectral``: ``<context>.specobj`` and ``<context>.specobjall``;
-* ``local``: the configured files, as :class:`gateway.local_service.LocalQueryService` does.
+Built at start-up from each backend's own metadata (DESIGN.md "Federated names"), read by the
+catalogue source of the backend's kind (:mod:`gateway.kinds`); a degraded backend's tables come
+from a fallback (the shipped HSC column metadata, say).
 
 Two backends exposing the same name is a start-up error naming both. A backend that does not
 answer is not fatal: its status says why, and :meth:`FederatedCatalog.refresh` (called on
@@ -26,24 +20,13 @@ from typing import Any
 
 import httpx
 
-from gateway.builtin_catalog import planner_for
-from gateway.catalog_sources import (
-    TapService,
-    column_info,
-    column_meta,
-    hsc_columns,
-    read_tap_service,
-    shipped_hsc_columns,
-)
-from gateway.local_service import file_schema, table_columns
+from gateway.catalog_sources import column_info
+from gateway.kinds.registry import KindLoad, kind_for
 from gateway.settings import BackendConfig, GatewaySettings
 from gateway.table_meta import SchemaMeta, TableMeta
-from grammar.nodes import Identifier, TableName
+from grammar.nodes import TableName
 from planners.base import Planner
-from planners.hsc_tables import TABLES as HSC_TABLES
-from planners.spectral import SpectralPlanner
 from planners.sql_catalog import ColumnInfo
-from planners.tap import TapPlanner
 
 __all__ = ["BackendStatus", "CatalogError", "CatalogTable", "FederatedCatalog"]
 
@@ -142,7 +125,7 @@ class FederatedCatalog:
 
     def _load(self, client: httpx.Client, backend: BackendConfig) -> _Loaded:
         try:
-            return _LOADERS[backend.kind](client, backend)
+            return _loaded(backend, kind_for(backend.kind).load(client, backend))
         except (httpx.HTTPError, ValueError, OSError, SyntaxError) as exc:
             message = f"backend '{backend.name}' ({backend.url}) is unavailable: {exc}"
             log.warning("%s; its tables are missing until it answers", message)
@@ -228,93 +211,9 @@ class FederatedCatalog:
         return [SchemaMeta(name, None, tuple(members)) for name, members in by_schema.items()]
 
 
-# ---------------------------------------------------------------------- per-kind loaders
-
-
-def _ok(backend: BackendConfig, message: str) -> BackendStatus:
-    return BackendStatus(backend.name, backend.kind, "ok", message)
-
-
-def _load_hsc(client: httpx.Client, backend: BackendConfig) -> _Loaded:
-    planner = planner_for(backend)
-    assert backend.url is not None  # the settings require a url
-    tables = []
-    status = _ok(backend, "columns from the service's /metadata")
-    for table in HSC_TABLES.values():
-        if status.state == "degraded":
-            columns = shipped_hsc_columns(table)  # one failure is enough: do not wait again
-            tables.append(TableMeta(table.name.split(".")[0], table.name, None, columns))
-            continue
-        try:
-            columns = hsc_columns(client, backend.url, table)
-        except (httpx.HTTPError, ValueError) as exc:
-            columns = shipped_hsc_columns(table)
-            status = BackendStatus(
-                backend.name,
-                backend.kind,
-                "degraded",
-                f"backend '{backend.name}' ({backend.url}): /metadata of {table.name} failed "
-                f"({exc}); using the shipped column metadata",
-            )
-        schema = table.name.split(".")[0]
-        tables.append(TableMeta(schema, table.name, f"HSC {table.path} (MAST)", columns))
-    if status.state == "degraded":
-        log.warning("%s", status.message)
-    return _Loaded(tables, status, planner)
-
-
-def _load_tap(client: httpx.Client, backend: BackendConfig) -> _Loaded:
-    assert backend.url is not None
-    service: TapService = read_tap_service(client, backend.url, backend.schema_prefix or "")
-    planner = TapPlanner(
-        backend=backend.name,
-        url=backend.url,
-        tables=service.tables,
-        schema_prefix=backend.schema_prefix or "",
-        features=service.features,
-    )
-    status = _ok(backend, f"{len(service.federated)} tables from /tables")
-    return _Loaded(list(service.federated), status, planner, service.upload_rows)
-
-
-def _load_sia(client: httpx.Client, backend: BackendConfig) -> _Loaded:
-    del client
-    planner = planner_for(backend)
-    assert planner is not None
-    columns = tuple(column_meta(c) for c in planner.columns(None))
-    meta = TableMeta(backend.name, f"{backend.name}.obscore", "ObsCore 1.1 (SIAv2)", columns)
-    return _Loaded([meta], _ok(backend, "ObsCore columns"), planner)
-
-
-def _load_spectral(client: httpx.Client, backend: BackendConfig) -> _Loaded:
-    del client
-    planner = planner_for(backend)
-    assert isinstance(planner, SpectralPlanner)
-    tables = []
-    for name in planner.table_names():
-        handle = planner.scan(TableName(tuple(Identifier(p) for p in name.split("."))))
-        columns = tuple(column_meta(c) for c in planner.columns(handle))
-        tables.append(TableMeta(name.split(".")[0], name, "Spectroscopic objects", columns))
-    return _Loaded(tables, _ok(backend, "spectral catalogue columns"), planner)
-
-
-def _load_local(client: httpx.Client, backend: BackendConfig) -> _Loaded:
-    del client
-    tables = []
-    for table in backend.tables:
-        schema_name, _, _ = table.name.rpartition(".")
-        columns = table_columns(file_schema(table.path), table.columns)
-        tables.append(TableMeta(schema_name or "default", table.name, table.description, columns))
-    return _Loaded(tables, _ok(backend, "local files"))
-
-
-_LOADERS = {
-    "hsc": _load_hsc,
-    "tap": _load_tap,
-    "sia": _load_sia,
-    "spectral": _load_spectral,
-    "local": _load_local,
-}
+def _loaded(backend: BackendConfig, found: KindLoad) -> _Loaded:
+    status = BackendStatus(backend.name, backend.kind, found.state, found.message)
+    return _Loaded(list(found.tables), status, found.planner, found.upload_rows)
 
 
 def federated_names(tables: Sequence[CatalogTable]) -> list[str]:

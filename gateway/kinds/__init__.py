@@ -1,0 +1,1 @@
+"""Backend kinds, one module each; :mod:`gateway.kinds.registry` finds and registers them."""
