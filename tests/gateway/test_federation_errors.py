@@ -120,23 +120,31 @@ def test_type_mistakes_are_caught_at_bind_time(
     ("query", "pattern"),
     [
         pytest.param(
-            "SELECT objectId / (objectId - objectId) FROM dp1.Object",
-            r"division by zero",
+            "SELECT objectId,\n  objectId / (objectId - objectId) FROM dp1.Object",
+            r"division by zero.*, in objectId / \(objectId - objectId\) at line 2, column 3$",
             id="division-by-zero",
         ),
         pytest.param(
-            "SELECT CAST(refBand AS INTEGER) FROM dp1.Object",
-            r"conversion failed",
+            "SELECT TOP 5\n  objectId, CAST(refBand AS INTEGER) FROM dp1.Object",
+            r"conversion failed.*, in CAST\(refBand AS INTEGER\) at line 2, column 13$",
             id="bad-cast",
+        ),
+        pytest.param(
+            "SELECT objectId / (objectId - objectId), 1 / (objectId - objectId) FROM dp1.Object",
+            r"division by zero",
+            id="two-candidates",
         ),
     ],
 )
 def test_runtime_faults_of_the_tap_backend_are_400_naming_the_backend(
     client: httpx.Client, federation: Federation, query: str, pattern: str
 ) -> None:
+    """The backend's message, placed in the query as the user wrote it (when certain)."""
     message = dali_error(sync(client, query), 400)
     assert "backend 'rsp' failed: HTTP 400" in message, message
     assert re.search(pattern, message), message
+    # The backend's own position is in the query it was sent, not the user's: never both.
+    assert message.count(" at line ") <= 1, message
     host = federation.rsp.removeprefix("http://").split("/")[0]
     assert host not in message, message
     assert "http://" not in message, message
