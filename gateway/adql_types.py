@@ -44,7 +44,8 @@ class AdqlType:
     def describe(self) -> str:
         """``a number (double)`` and the like, for error messages."""
         word = _KIND_WORDS[self.kind]
-        return word if self.name in {"unknown", "number"} else f"{word} ({self.name})"
+        plain = self.name in {"unknown", "number", self.kind}
+        return word if plain else f"{word} ({self.name})"
 
 
 UNKNOWN: Final = AdqlType("unknown", "unknown")

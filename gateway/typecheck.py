@@ -96,7 +96,11 @@ class _Checker:
         if isinstance(body, n.SetOperation):
             left, _ = self.body(body.left, parent, ctes)
             right, _ = self.body(body.right, parent, ctes)
-            if left is not None and right is not None and len(left) == len(right):
+            if left is not None and right is not None and len(left) != len(right):
+                self.problem(
+                    f"{body.op} combines {len(left)} column(s) with {len(right)} column(s)", body
+                )
+            elif left is not None and right is not None:
                 for i, ((_, a), (_, b)) in enumerate(zip(left, right, strict=True), start=1):
                     if not comparable(a, b):
                         self.problem(
@@ -174,7 +178,12 @@ class _Checker:
                 if isinstance(cond.values, n.Query):
                     outputs = self.query(cond.values, scope, scope.ctes)
                     left = self.value(cond.operand, scope)
-                    if outputs and not comparable(left, outputs[0][1]):
+                    if outputs is not None and len(outputs) != 1:
+                        self.problem(
+                            f"The subquery of IN returns {len(outputs)} columns, not one",
+                            cond.values,
+                        )
+                    elif outputs and not comparable(left, outputs[0][1]):
                         self.problem(
                             f"IN compares {excerpt(cond.operand)}, {left.describe()}, with a "
                             f"subquery returning {outputs[0][1].describe()}",

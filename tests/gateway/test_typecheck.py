@@ -92,7 +92,7 @@ ERRORS = [
     ("SELECT UPPER(s_region) FROM ivoa.ObsCore", r"UPPER .* s_region is a geometry \(polygon\)", 1, 14),
     (("SELECT h.MatchID FROM hscv3.summary AS h JOIN sdss_dr16.specobj AS s "
      "ON h.MatchID = s.class"), r"Cannot compare h\.MatchID", 1, 73),
-    ("SELECT obs_id FROM ivoa.ObsCore WHERE created > 5", r"a timestamp", 1, 39),
+    ("SELECT obs_id FROM ivoa.ObsCore WHERE created > 5", r"created, a timestamp, with", 1, 39),
     ("SELECT obs_id FROM ivoa.ObsCore WHERE s_region = 1", r"a geometry \(polygon\)", 1, 39),
     ("SELECT COALESCE(z, class) FROM sdss_dr16.specobj", r"COALESCE mixes", 1, 20),
     ("SELECT CAST(s_region AS INTEGER) FROM ivoa.ObsCore", r"CAST of s_region", 1, 13),
@@ -108,6 +108,10 @@ ERRORS = [
      r"'\*' needs numbers, but x\.k", 1, 71),
     ("SELECT u.label FROM TAP_UPLOAD.mine AS u WHERE u.label BETWEEN 1 AND 2", r"Cannot compare u\.label", 1, 48),
     ("SELECT z / 0.0 FROM sdss_dr16.specobj", r"Division by zero", 1, 12),
+    ("SELECT z, ra FROM sdss_dr16.specobj UNION SELECT CI FROM hscv3.summary",
+     r"UNION combines 2 column\(s\) with 1 column\(s\)", 1, 1),
+    ("SELECT z FROM sdss_dr16.specobj WHERE z IN (SELECT ra, dec FROM sdss_dr16.specobj)",
+     r"subquery of IN returns 2 columns", 1, 45),
 ]  # fmt: skip
 
 GENUINE_TYPE_ERRORS_IN_CORPUS = {
