@@ -35,6 +35,7 @@ DISTRIBUTION = "adql-gateway"
 COMMAND_MODULES = (
     "gateway.cli_demo",
     "gateway.cli_explain",
+    "gateway.cli_query",
     "gateway.cli_serve",
     "gateway.cli_translate",
     "gateway.cli_worker",
