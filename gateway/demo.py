@@ -312,7 +312,10 @@ def _banner(out: TextIO, ports: DemoPorts, federation: Path, state: Path, *, gat
     }
     lines = [""]
     if gateway:
-        lines.append(f"adql-gateway demo: TAP service at {ports.tap_url}")
+        lines += [
+            f"adql-gateway demo: TAP service at {ports.tap_url}",
+            f"  query page (editor, tables, plan, results, sky plot, jobs): {ports.tap_url}/",
+        ]
     else:
         lines += [
             "adql-gateway demo: backends running (no gateway)",
@@ -331,6 +334,7 @@ def _banner(out: TextIO, ports: DemoPorts, federation: Path, state: Path, *, gat
             "for instance:",
             f"  curl -s {ports.tap_url}/sync -d LANG=ADQL -d FORMAT=csv \\",
             f'       --data-urlencode "QUERY={first}"',
+            f'  adql-gateway query --url {ports.tap_url} --format csv "{first}"',
             "",
         ]
     lines.append("press Ctrl-C to stop (SIGTERM works too)")

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import queue
+import shlex
 import signal
 import socket
 import subprocess
@@ -303,6 +304,28 @@ def test_main_gateway_lists_every_federated_table(demo: DemoRun) -> None:
     for name in ("dp1.Object", "ivoa.ObsCore", "hscv3.summary", "rsp_sia.obscore"):
         assert f"<name>{name}</name>" in tables, name
     assert "sdss_dr16.specobj" in tables
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_banner_names_the_query_page_and_a_working_query_command(demo: DemoRun) -> None:
+    tap_url = str(demo.state["tap_url"])
+    page = next(line for line in demo.output if "query page" in line)
+    assert page.split()[-1] == f"{tap_url}/"
+    answer = httpx.get(f"{tap_url}/", timeout=30, trust_env=False)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    printed = next(line for line in demo.output if line.strip().startswith("adql-gateway query"))
+    command = shlex.split(printed)
+    assert command[:3] == ["adql-gateway", "query", "--url"]
+    script = str(Path(sys.executable).with_name("adql-gateway"))
+    done = subprocess.run(
+        [script, *command[1:]], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert header.startswith("objectId,")
+    assert rows
 
 
 @pytest.mark.integration
