@@ -8,6 +8,7 @@ from typing import TextIO
 
 from gateway import cli
 from gateway.demo_supervisor import DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_DELAY, RestartPolicy
+from gateway.log_setup import add_log_level_argument, configure_logging
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start the backends only and print the federation configuration path",
     )
+    add_log_level_argument(parser)
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -58,7 +60,9 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         run_dir=args.run_dir,
         gateway=not args.no_gateway,
         restart=RestartPolicy(max_restarts=args.max_restarts, first_delay=args.restart_delay),
+        log_level=args.log_level,
     )
+    configure_logging(args.log_level)
     return run_demo(options, out, err)
 
 

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import TextIO
 
 from gateway.cli import EXIT_INVALID, EXIT_OK, Command, register
+from gateway.log_setup import add_log_level_argument
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML configuration (backends, limits)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    add_log_level_argument(parser)
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -26,7 +28,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_INVALID
     try:
         print(f"serving TAP on http://{args.host}:{args.port}/tap", file=out, flush=True)
-        serve(args.config, args.host, args.port)
+        serve(args.config, args.host, args.port, args.log_level)
     except (ValidationError, ValueError) as exc:
         print(f"error: invalid configuration: {exc}", file=err)
         return EXIT_INVALID

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gateway.cli import EXIT_INVALID, EXIT_OK, Command, register
+from gateway.log_setup import add_log_level_argument
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +17,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="TOML configuration; the same file the gateway replicas serve (needs redis_url "
         "and, for several machines, job_database_url)",
     )
+    add_log_level_argument(parser)
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -29,7 +31,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_INVALID
     try:
         print("worker started; Ctrl-C or SIGTERM stops it", file=out, flush=True)
-        run_worker_for(args.config)
+        run_worker_for(args.config, args.log_level)
     except (ValidationError, ValueError) as exc:
         print(f"error: invalid configuration: {exc}", file=err)
         return EXIT_INVALID

@@ -46,6 +46,7 @@ from gateway.demo_config import (
     write_config,
 )
 from gateway.demo_supervisor import DemoError, RestartPolicy, Supervisor
+from gateway.log_setup import DEFAULT_LEVEL
 from standins.data import DemoData, default_data_dir, ensure_demo_data
 
 KEEP_RUNS = 10
@@ -98,9 +99,9 @@ def child_environment() -> dict[str, str]:
     return env
 
 
-def serve_command(config: Path, port: int) -> list[str]:
-    """``adql-gateway serve --config CONFIG --port PORT`` with this interpreter."""
-    address = ["--host", "127.0.0.1", "--port", str(port)]
+def serve_command(config: Path, port: int, log_level: str = DEFAULT_LEVEL) -> list[str]:
+    """``adql-gateway serve --config CONFIG --port PORT --log-level L`` with this interpreter."""
+    address = ["--host", "127.0.0.1", "--port", str(port), "--log-level", log_level]
     return [sys.executable, "-c", _CLI, "serve", "--config", str(config), *address]
 
 
@@ -148,6 +149,8 @@ class DemoOptions:
     run_dir: Path | None = None
     gateway: bool = True
     restart: RestartPolicy = field(default_factory=RestartPolicy)
+    log_level: str = DEFAULT_LEVEL
+    """Of the demo and of its gateway processes (their logs are under the run directory)."""
 
 
 def default_run_dir(data_dir: Path | None) -> Path:
@@ -256,7 +259,7 @@ def _run(
         ),
         supervisor.start(
             "rsp",
-            serve_command(rsp_toml, ports.rsp),
+            serve_command(rsp_toml, ports.rsp, options.log_level),
             f"{urls['rsp']}/availability",
             logs / "rsp.log",
         ),
@@ -266,7 +269,7 @@ def _run(
     if options.gateway:
         main = supervisor.start(
             "gateway",
-            serve_command(federation, ports.main),
+            serve_command(federation, ports.main, options.log_level),
             f"{ports.tap_url}/availability",
             logs / "gateway.log",
         )

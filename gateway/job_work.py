@@ -12,6 +12,7 @@ from gateway.fault_location import faults_located
 from gateway.handlers.uws import upload_file_path
 from gateway.job_progress import JobProgress
 from gateway.jobs import Job, JobResult
+from gateway.query_log import QueryLog
 from gateway.query_service import QueryService
 from gateway.responses import render_result
 from gateway.run_options import RunOptions, run_query
@@ -32,7 +33,7 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: Resul
     links = DatalinkRoutes.from_settings(settings)
     progress = JobProgress()
 
-    def run(job: Job, cancellation: Cancellation) -> tuple[JobResult, ...]:
+    def run(job: Job, cancellation: Cancellation, record: QueryLog) -> tuple[JobResult, ...]:
         bag = ParamBag((p.name, p.value) for p in job.parameters if not p.by_reference)
         tap = query_params(
             bag, maxrec_default=settings.maxrec_default, maxrec_hard=settings.maxrec_hard
@@ -51,7 +52,7 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: Resul
             tap.allow_allsky,
             tap.run_id,
             fetch_whole=tap.fetch_whole,
-            progress=progress.reporter(job.job_id),
+            progress=record.progress(progress.reporter(job.job_id)),
         )
         # A runtime fault of the query ends the job in ERROR, placed where certain.
         with faults_located(query):
@@ -64,13 +65,26 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: Resul
                 options=options,
             )
             media_type, chunks = render_result(
-                result, tap.response_format, query_text=tap.query, links=links
+                record.counted(result), tap.response_format, query_text=tap.query, links=links
             )
             target = store.result_path(job.job_id, "result")
             size = _write_atomically(target, chunks)
         return (JobResult("result", "results/result", media_type, size),)
 
-    return JobBody(run, progress)
+    def logged_run(job: Job, cancellation: Cancellation) -> tuple[JobResult, ...]:
+        record = QueryLog("async", job.job_id, _run_id(job))
+        try:
+            return run(job, cancellation, record)
+        except Exception as exc:
+            record.failed(exc)
+            raise
+
+    return JobBody(logged_run, progress)
+
+
+def _run_id(job: Job) -> str | None:
+    """The job's RUNID parameter, for the log line even when its parameters are bad."""
+    return next((p.value for p in job.parameters if p.name.upper() == "RUNID"), None)
 
 
 def _write_atomically(target: Path, chunks: Iterable[bytes]) -> int:

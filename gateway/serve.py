@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from fastapi import FastAPI
 from gateway.app import create_app
 from gateway.job_work import make_job_work
 from gateway.local_service import LocalQueryService
+from gateway.log_setup import DEFAULT_LEVEL, configure_logging, uvicorn_log_level
 from gateway.query_service import QueryService
 from gateway.settings import GatewaySettings, load_settings
 from gateway.uws.execute import JobBody
@@ -37,8 +37,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     return create_app(settings, query_service_factory(settings))
 
 
-def run_worker_for(config: Path | None) -> None:
+def run_worker_for(config: Path | None, log_level: str = DEFAULT_LEVEL) -> None:
     """Load the settings and run an arq worker for their queue until stopped."""
+    configure_logging(log_level)
     settings = load_settings(config)
     factory = query_service_factory(settings)
 
@@ -46,16 +47,16 @@ def run_worker_for(config: Path | None) -> None:
         service = factory(s)
         return make_job_work(s, service, results), service.close
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     run_worker(settings, make_body)
 
 
-def serve(config: Path | None, host: str, port: int) -> None:
-    """Load the settings and serve until interrupted."""
+def serve(config: Path | None, host: str, port: int, log_level: str = DEFAULT_LEVEL) -> None:
+    """Load the settings and serve until interrupted, logging at ``log_level``."""
+    configure_logging(log_level)
     overrides: dict[str, str] = {}
     settings = load_settings(config)
     if settings.base_url == "http://127.0.0.1:8000/tap" and (host, port) != ("127.0.0.1", 8000):
         overrides["base_url"] = f"http://{host}:{port}/tap"
     if overrides:
         settings = settings.model_copy(update=overrides)
-    uvicorn.run(build_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(build_app(settings), host=host, port=port, log_level=uvicorn_log_level(log_level))

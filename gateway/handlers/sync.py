@@ -12,13 +12,14 @@ import grammar
 from gateway.cancellation import Cancellation
 from gateway.errors import describe_fault
 from gateway.fault_location import faults_located, located
-from gateway.handlers.common import gateway_state, with_cleanup
+from gateway.handlers.common import GatewayState, gateway_state, with_cleanup
 from gateway.handlers.routes import get_and_post
-from gateway.request_params import read_request_params
+from gateway.query_log import QueryLog
+from gateway.request_params import RequestParams, read_request_params
 from gateway.responses import render_result
 from gateway.run_options import RunOptions, run_query
 from gateway.stream_guard import PrefetchedResult
-from gateway.tap_params import query_params
+from gateway.tap_params import TapQueryParams, query_params
 from gateway.uploads import load_uploads
 
 router = APIRouter()
@@ -39,6 +40,25 @@ async def sync_query(request: Request) -> Response:
         maxrec_default=state.settings.maxrec_default,
         maxrec_hard=state.settings.maxrec_hard,
     )
+    record = QueryLog("sync", None, tap.run_id)
+    try:
+        return await _answer(request, state, params, tap, record)
+    except Exception as exc:
+        record.failed(exc)
+        raise
+    except BaseException:
+        record.abandoned()  # the client went away while the query ran
+        raise
+
+
+async def _answer(
+    request: Request,
+    state: GatewayState,
+    params: RequestParams,
+    tap: TapQueryParams,
+    record: QueryLog,
+) -> Response:
+    """Run the query; the response streams its rows, counted by ``record``."""
     query = grammar.parse(tap.query)
     # Passed on only to backends configured with forward_authorization (never logged).
     authorization = request.headers.get("authorization")
@@ -69,12 +89,13 @@ async def sync_query(request: Request) -> Response:
                         tap.run_id,
                         authorization=authorization,
                         fetch_whole=tap.fetch_whole,
+                        progress=record.progress(),
                     ),
                 )
             )
 
     try:
-        result = await anyio.to_thread.run_sync(run)
+        result = record.counted(await anyio.to_thread.run_sync(run))
         media_type, chunks = render_result(
             result,
             tap.response_format,

@@ -9,6 +9,7 @@ demo Parquet file the stand-in serves.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from gateway.query_log import LOGGER_NAME
 from gateway.serve import build_app
 from gateway.settings import BackendConfig, GatewaySettings
 from standins.data import DemoData
@@ -155,13 +157,16 @@ def test_wrong_configured_token_is_refused_without_quoting_it(
 
 
 def test_client_authorization_goes_only_where_configured(
-    backends: Backends, demo: DemoData, tmp_path: Any
+    backends: Backends, demo: DemoData, tmp_path: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER_NAME)
     spec = spec_backend(backends.spec, forward_authorization=True)
     hsc = BackendConfig(name="hsc", kind="hsc", url=backends.hsc)
     with gateway(tmp_path, spec, hsc) as client:
         bearer = f"Bearer {TOKEN}"
-        assert rows(sync(client, SPECTRA, authorization=bearer)) == expected_spectra(demo)
+        expected = expected_spectra(demo)
+        assert rows(sync(client, SPECTRA, authorization=bearer)) == expected
+        assert f"backends=spec:{len(expected)} rows={len(expected)} " in caplog.text
         before = len(backends.hsc_recorder.seen)
         answer = sync(client, HSC, authorization=bearer)
         assert answer.status_code == 200, answer.text
@@ -172,3 +177,7 @@ def test_client_authorization_goes_only_where_configured(
         assert "the client's Authorization header" in message
         assert "wrong-one" not in message
         assert "no credentials" in assert_auth_error(sync(client, SPECTRA))
+    # Credentials are never logged, whatever happened to the request.
+    assert "outcome=ERROR error=BackendError" in caplog.text
+    assert TOKEN not in caplog.text
+    assert "wrong-one" not in caplog.text
