@@ -14,6 +14,7 @@ from xml.etree import ElementTree as ET
 
 import httpx
 
+from gateway.backend_formats import preferred_format
 from gateway.columns import ColumnMeta, column_info, column_meta
 from gateway.table_meta import TableMeta
 from planners.hsc_tables import NUMERIC_TYPES, HscTable, load_columns
@@ -194,7 +195,11 @@ def parse_capabilities(body: bytes) -> tuple[TapCapabilities, int | None]:
     output = limits.get("outputLimit", (None, None, None))
     up = limits.get("uploadLimit", (None, None, None))
     features = replace(
-        TapCapabilities(), upload=upload, maxrec_default=output[0], maxrec_hard=output[1]
+        TapCapabilities(),
+        upload=upload,
+        maxrec_default=output[0],
+        maxrec_hard=output[1],
+        response_format=preferred_format(root),
     )
     return features, up[1] if up[2] == "row" else None
 

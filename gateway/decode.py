@@ -22,6 +22,7 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from gateway.arrow_types import UnsupportedTypeError, arrow_type_from_meta, column_meta_from_arrow
 from gateway.columns import ColumnMeta
@@ -32,6 +33,7 @@ from gateway.decode_votable import (
     decode_votable,
     votable_error_message,
 )
+from gateway.parquet_writer import COLUMNS_KEY
 from planners.sql_catalog import ColumnInfo
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "decode_csv",
     "decode_json",
     "decode_npy",
+    "decode_parquet",
     "decode_votable",
     "error_text",
 ]
@@ -74,7 +77,8 @@ def decode(data: Body, response_format: str, expected: Sequence[ColumnInfo] = ()
     data
         The complete body.
     response_format
-        ``csv``, ``votable``, ``json`` or ``npy`` (``BackendRequest.response_format``).
+        ``csv``, ``votable``, ``json``, ``npy`` or ``parquet``, or their MIME types
+        (``BackendRequest.response_format``).
     expected
         The columns the planner expects; their types drive CSV parsing and their metadata
         (unit, UCD, description) is attached to matching columns.
@@ -100,6 +104,8 @@ def decode(data: Body, response_format: str, expected: Sequence[ColumnInfo] = ()
         return _with_expected(decode_json(data), expected)
     if fmt in {"npy", "numpy"}:
         return decode_npy(data)
+    if fmt in {"parquet", "application/vnd.apache.parquet", "application/x-parquet"}:
+        return _with_expected(decode_parquet(data), expected)
     raise DecodeError(f"unknown response format {response_format!r}")
 
 
@@ -263,6 +269,37 @@ def _json_array(values: list[Any], target: pa.DataType | None, name: str) -> pa.
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             raise DecodeError(f"JSON column {name!r}: {error}") from error
     return array.cast(pa.string()) if pa.types.is_null(array.type) else array
+
+
+# ---------------------------------------------------------------------------------------- Parquet
+
+
+def decode_parquet(data: Body) -> Decoded:
+    """Read a Parquet answer (a TAP service that offers it; our own gateway does).
+
+    The columns' VOTable descriptions come from the schema's ``adql_gateway.columns`` JSON when
+    the writer is an adql-gateway, else from the Arrow types and field metadata; the footer's
+    ``QUERY_STATUS`` tells overflow or an error.
+    """
+    try:
+        file = pq.ParquetFile(pa.BufferReader(pa.py_buffer(data)))
+        table = file.read()
+    except (pa.ArrowException, OSError) as error:
+        raise DecodeError(f"malformed or truncated Parquet: {error}") from error
+    footer = {k.decode(): v.decode() for k, v in (file.metadata.metadata or {}).items()}
+    status = footer.get("QUERY_STATUS", "OK").upper()
+    if status == "ERROR":
+        raise ServiceError(footer.get("QUERY_STATUS_TEXT") or "QUERY_STATUS=ERROR in Parquet")
+    columns = _metas(table)
+    described = (table.schema.metadata or {}).get(COLUMNS_KEY.encode())
+    if described:
+        try:
+            given = tuple(ColumnMeta(**entry) for entry in json.loads(described))
+        except (TypeError, ValueError) as error:
+            raise DecodeError(f"Parquet column descriptions unreadable: {error}") from error
+        if [c.name for c in given] == table.column_names:
+            columns = given
+    return Decoded(columns, table, status == "OVERFLOW")
 
 
 # ---------------------------------------------------------------------------------------- npy

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem, UnsupportedError
@@ -104,7 +104,8 @@ class TapPlanner:
     features
         What the service's ADQL understands.
     response_format
-        ``votable`` or ``csv``.
+        The RESPONSEFORMAT to send (``votable``, ``csv``, a MIME type); None: the one the
+        service's capabilities negotiated (``features.response_format``), else ``votable``.
     runid
         Sent as RUNID when set.
     """
@@ -114,7 +115,7 @@ class TapPlanner:
     tables: Mapping[str, tuple[ColumnInfo, ...]]
     schema_prefix: str = ""
     features: TapCapabilities = field(default_factory=TapCapabilities)
-    response_format: Literal["votable", "csv"] = "votable"
+    response_format: str | None = None
     runid: str | None = None
     kind: str = field(default="tap", init=False)
 
@@ -273,16 +274,15 @@ class TapPlanner:
         params = [("REQUEST", "doQuery"), ("LANG", "ADQL"), ("QUERY", to_adql(query))]
         if maxrec is not None:
             params.append(("MAXREC", str(maxrec)))
-        params.append(("RESPONSEFORMAT", self.response_format))
+        fmt = self.response_format or self.features.response_format or "votable"
+        params.append(("RESPONSEFORMAT", fmt))
         if self.runid:
             params.append(("RUNID", self.runid))
         uploads = tuple(dict.fromkeys(h.uploads + _uploads(query)))
         if uploads:
             params.append(("UPLOAD", ";".join(f"{u},param:{u}" for u in uploads)))
         url = self.url.rstrip("/") + "/sync"
-        request = BackendRequest(
-            "POST", url, tuple(params), response_format=self.response_format, uploads=uploads
-        )
+        request = BackendRequest("POST", url, tuple(params), response_format=fmt, uploads=uploads)
         return (request,)
 
     # ------------------------------------------------------------------ whole queries

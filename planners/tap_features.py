@@ -38,6 +38,8 @@ class TapCapabilities:
     ``features`` are whole groups; ``forms`` admits single forms of a group the service does
     not fully declare (``{"LOWER", "UPPER"}`` for a service without ``ILIKE``). ``udfs`` are
     lower-case function names. ``maxrec_hard`` is sent as MAXREC when the query has no TOP.
+    ``response_format`` is the RESPONSEFORMAT to ask for (the fastest declared output format to
+    read); None means ``votable``.
     """
 
     adql_versions: tuple[str, ...] = ("2.0", "2.1")
@@ -48,6 +50,7 @@ class TapCapabilities:
     upload: bool = True
     maxrec_default: int | None = None
     maxrec_hard: int | None = None
+    response_format: str | None = None
 
     @property
     def adql21(self) -> bool:

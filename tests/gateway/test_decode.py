@@ -208,4 +208,4 @@ def test_error_text_sources() -> None:
 
 def test_unknown_format() -> None:
     with pytest.raises(DecodeError, match="unknown response format"):
-        decode(b"x", "parquet")
+        decode(b"x", "fits")
