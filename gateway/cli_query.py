@@ -223,8 +223,13 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return run(TapClient(args.url, http), params, output, err)
         except TapError as exc:
             print(f"error: {exc}", file=err)
-        except httpx.TransportError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             print(f"error: no answer from {args.url}: {exc or type(exc).__name__}", file=err)
+        except httpx.TransportError as exc:
+            # Connected, then the exchange broke (a body cut short, a reset): rows are missing.
+            print(
+                f"error: the connection to {args.url} broke: {exc or type(exc).__name__}", file=err
+            )
         except KeyboardInterrupt:
             print("interrupted", file=err)
             return EXIT_INTERRUPTED

@@ -35,6 +35,8 @@ _STATUS = re.compile(
     re.DOTALL,
 )
 
+_END = re.compile(rb"</(?:[\w.-]+:)?VOTABLE>\s*$")
+
 
 class TapError(Exception):
     """The service refused or failed the query; the text is the service's own message."""
@@ -98,6 +100,10 @@ def copy_result(response: httpx.Response, sink: BinaryIO) -> str | None:
         tail = (tail + chunk)[-_TAIL_BYTES:]
     if "xml" not in response.headers.get("content-type", ""):
         return None  # CSV, TSV, JSON and Parquet have no trailer
+    if not _END.search(tail):
+        # A stream that ended cleanly but early (a proxy, a crashed writer): rows are missing.
+        msg = "the result stopped before the end of its VOTable document"
+        raise TapError(msg)
     # Statuses after the table are the trailer; a document without a table has only its own.
     after = tail.rsplit(b"</TABLE>", 1)[-1]
     for match in _STATUS.finditer(after):

@@ -39,7 +39,13 @@ from tests.gateway.conftest import (
     cone_mask,
     read_votable,
 )
-from tests.gateway.federation_servers import ECDFS, Federation, serve_switchable
+from tests.gateway.fault_server import FaultServer
+from tests.gateway.federation_servers import (
+    ECDFS,
+    Federation,
+    SwitchableBackend,
+    serve_switchable,
+)
 from tests.live_server import reserve_port, serve_app
 
 pytestmark = pytest.mark.integration
@@ -155,6 +161,28 @@ def test_unreachable_service_exits_1() -> None:
     done = query("--url", url, "SELECT 1")
     assert done.returncode == 1
     assert done.stderr.startswith(f"error: no answer from {url}")
+
+
+@pytest.mark.parametrize(
+    ("route", "params", "message"),
+    [
+        ("votable_error", {"message": "table gone"}, "error: table gone\n"),
+        ("votable_cut", {}, "error: the result stopped before the end of its VOTable document\n"),
+        ("status", {"code": "503", "body": "down for maintenance"}, "HTTP 503 from "),
+        ("truncated", {}, "broke: peer closed connection"),
+    ],
+)
+def test_a_faulty_service_exits_1(
+    route: str, params: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    switch = SwitchableBackend(FaultServer())
+    switch.fault, switch.params = route, params
+    with serve_app(switch) as url:
+        done = query("--url", f"{url}/tap", "--output", str(tmp_path / "out.xml"), "SELECT 1")
+    assert done.returncode == 1, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_progress_is_redrawn_on_a_terminal(tap_service: TapService) -> None:
