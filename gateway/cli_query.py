@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,8 +116,15 @@ class _Output:
         """The binary stream to write to; a file appears under its name only when complete."""
         if self.partial is None:
             self.out.flush()
-            yield self.out.buffer if hasattr(self.out, "buffer") else sys.stdout.buffer
-            self.out.flush()
+            buffer = getattr(self.out, "buffer", None)
+            if buffer is not None:
+                yield buffer
+                buffer.flush()
+                return
+            # A text-only stream (main() called with a StringIO): hand it the decoded bytes.
+            collected = io.BytesIO()
+            yield collected
+            self.out.write(collected.getvalue().decode("utf-8", "replace"))
             return
         assert self.path is not None
         try:

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from gateway.cli import COMMANDS, build_parser, load_commands
 from gateway.serve import build_app
 from gateway.settings import GatewaySettings
 from standins.data import DemoData
@@ -98,6 +99,24 @@ def test_sync_csv_matches_numpy(tap_service: TapService) -> None:
     np.testing.assert_allclose([float(r[1]) for r in rows[1:]], stars.ra[mask], rtol=1e-12)
     gmag = [float(r[2]) if r[2] else np.nan for r in rows[1:]]
     np.testing.assert_allclose(gmag, stars.gmag[mask], rtol=1e-12)  # NULL is NaN on both sides
+
+
+def test_text_streams_in_process(tap_service: TapService) -> None:
+    # The command run from Python with text-only streams (no binary buffer under them).
+    load_commands()
+    args = build_parser().parse_args(
+        [
+            "query",
+            "--url",
+            tap_service.url,
+            "--format",
+            "tsv",
+            "SELECT COUNT(*) AS n FROM demo.stars",
+        ]
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert COMMANDS["query"].run(args, out, err) == 0, err.getvalue()
+    assert out.getvalue().split() == ["n", str(tap_service.stars.id.size)]
 
 
 def test_stdin_output_file_and_overflow(tap_service: TapService, tmp_path: Path) -> None:
