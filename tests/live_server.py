@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Literal
 
+import httpx
 import uvicorn
 
 if TYPE_CHECKING:
@@ -54,3 +56,22 @@ def serve_app(
         server.should_exit = True
         thread.join(timeout)
         sock.close()
+
+
+def wait_until_available(
+    process: subprocess.Popen[Any], url: str, output: Callable[[], str], timeout: float = 60.0
+) -> None:
+    """Poll the TAP service at ``url`` (its ``/availability``) started by ``process``.
+
+    Fails at once, with ``output()`` (what the child wrote), if the child exits first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, output()
+        try:
+            if httpx.get(f"{url}/availability", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the child service did not start"
+        time.sleep(0.2)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,7 @@ from gateway.demo import serve_command
 from gateway.log_setup import configure_logging, uvicorn_log_level
 from gateway.query_log import LOGGER_NAME
 from tests.gateway.conftest import make_stars, write_config, write_stars
-from tests.live_server import reserve_port
+from tests.live_server import reserve_port, wait_until_available
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,16 +43,7 @@ def serve_and_query(tmp_path: Path, level: str) -> str:
         )
         try:
             url = f"http://127.0.0.1:{port}/tap"
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, log.read_text()
-                try:
-                    if httpx.get(f"{url}/availability", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the service did not start"
-                time.sleep(0.2)
+            wait_until_available(process, url, log.read_text)
             query = {"LANG": "ADQL", "QUERY": "SELECT TOP 3 id FROM demo.stars"}
             assert httpx.post(f"{url}/sync", data=query, timeout=30).status_code == 200
         finally:

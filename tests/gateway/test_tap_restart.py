@@ -32,7 +32,7 @@ from tests.gateway.conftest import (
     write_config,
     write_stars,
 )
-from tests.live_server import reserve_port
+from tests.live_server import reserve_port, wait_until_available
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -70,16 +70,9 @@ def child_service(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]
     )
     url = f"http://127.0.0.1:{port}/tap"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.communicate()[0].decode(errors="replace")
-            try:
-                if httpx.get(f"{url}/availability", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the child service did not start"
-            time.sleep(0.2)
+        wait_until_available(
+            process, url, lambda: process.communicate()[0].decode(errors="replace")
+        )
         yield url, process
     finally:
         if process.poll() is None:
