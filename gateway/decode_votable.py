@@ -148,8 +148,14 @@ _STREAM_END: Final = re.compile(rb"</(?:\w+:)?STREAM\s*>")
 
 def _split_binary2(data: bytes | bytearray | memoryview) -> tuple[bytes, memoryview] | None:
     """The document with the first table's BINARY2 stream emptied, and that stream's text."""
-    match = _STREAM.search(data)
-    if match is None or len(_TABLE.findall(data, 0, match.start())) != 1:
+    buffer = data if isinstance(data, bytes | bytearray) else bytes(data)
+    # Only the header up to the first DATA element is searched: a 150 MB TABLEDATA document
+    # must not be scanned by the regular expression.
+    first_data = buffer.find(b"DATA>")
+    if first_data < 0:
+        return None
+    match = _STREAM.search(buffer, 0, first_data + 1024)
+    if match is None or len(_TABLE.findall(buffer, 0, match.start())) != 1:
         return None
     attributes = match.group(1)
     if (
@@ -158,10 +164,11 @@ def _split_binary2(data: bytes | bytearray | memoryview) -> tuple[bytes, memoryv
         or not re.search(rb"encoding\s*=\s*[\"']base64[\"']", attributes)
     ):
         return None
-    end = _STREAM_END.search(data, match.end())
+    close = buffer.find(b"</", match.end())  # base64 text holds no '<'
+    end = _STREAM_END.match(buffer, close) if close >= 0 else None
     if end is None:
         raise DecodeError("malformed or truncated VOTable: the BINARY2 STREAM is not closed")
-    view = memoryview(data).cast("B")
+    view = memoryview(buffer).cast("B")
     header = bytes(view[: match.end()]) + bytes(view[end.start() :])
     return header, view[match.end() : end.start()]
 
