@@ -47,6 +47,9 @@ class Stats:
     failures: list[str] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)
     """Every job id a replica accepted (303), for the lost-job count at the end."""
+    loop_lag: list[float] = field(default_factory=list)
+    """How late the client's event loop woke from 0.5 s sleeps during the run, in seconds:
+    when it is large, the client process (not the servers) adds to the latencies."""
 
     def record(self, kind: str, outcome: str, seconds: float, detail: str) -> None:
         self.statuses[kind][outcome] += 1
@@ -192,8 +195,20 @@ async def drive(bases: Sequence[str], clients: int, seconds: float) -> Stats:
     stats = Stats()
     async with _client(clients) as http:
         deadline = time.monotonic() + seconds
-        await asyncio.gather(*(client(i, http, bases, deadline, stats) for i in range(clients)))
+        lag = asyncio.create_task(_watch_lag(stats.loop_lag))
+        try:
+            await asyncio.gather(*(client(i, http, bases, deadline, stats) for i in range(clients)))
+        finally:
+            lag.cancel()
     return stats
+
+
+async def _watch_lag(lags: list[float], period: float = 0.5) -> None:
+    """Record how late each ``period`` sleep ends, until cancelled (at most an hour)."""
+    for _ in range(int(3600 / period)):
+        t0 = time.monotonic()
+        await asyncio.sleep(period)
+        lags.append(time.monotonic() - t0 - period)
 
 
 async def final_phases(base: str, job_ids: Sequence[str], grace: float) -> dict[str, str]:

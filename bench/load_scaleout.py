@@ -224,6 +224,12 @@ def report(outcomes: dict[str, Outcome], clients: int) -> None:
         lost = sum(n for p, n in phases.items() if p not in TERMINAL)
         print(f"\n[{name}] {clients} clients, {out.seconds:.1f} s; 5xx: {out.stats.count_5xx()}; "
               f"jobs accepted {len(out.phases)}, final phases {dict(phases)}, lost {lost}")  # fmt: skip
+        lag = out.stats.loop_lag
+        if lag:
+            p50, p99 = percentiles(lag)
+            print(
+                f"  client event-loop lag: p50 {p50:.3f} s, p99 {p99:.3f} s, max {max(lag):.3f} s"
+            )
         for line in out.stats.failures:
             print(f"  failure: {line}")
         for process, (idle, peak, end) in out.rss.items():
