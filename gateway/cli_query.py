@@ -19,6 +19,7 @@ import contextlib
 import io
 import signal
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
@@ -61,8 +62,17 @@ def _parameter(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
+def _tap_url(text: str) -> str:
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"TAP service (default {DEFAULT_URL})")
+    parser.add_argument(
+        "--url", type=_tap_url, default=DEFAULT_URL, help=f"TAP service (default {DEFAULT_URL})"
+    )
     parser.add_argument(
         "--async",
         dest="use_async",
@@ -225,7 +235,9 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # No read timeout: a query may run as long as the service allows; Ctrl-C ends the wait.
     timeout = httpx.Timeout(30.0, read=None)
     run = _run_async if args.use_async else _run_sync
-    with _interruptible(), httpx.Client(timeout=timeout, trust_env=False) as http:
+    # Proxies from the environment serve remote services; a loopback service is never proxied.
+    loopback = httpx.URL(args.url).host in {"127.0.0.1", "localhost", "::1"}
+    with _interruptible(), httpx.Client(timeout=timeout, trust_env=not loopback) as http:
         try:
             return run(TapClient(args.url, http), params, output, err)
         except TapError as exc:

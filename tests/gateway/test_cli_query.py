@@ -165,6 +165,8 @@ def test_failed_output_leaves_no_file(tap_service: TapService, tmp_path: Path) -
         ["--maxrec", "-1", "SELECT 1"],
         ["--param", "PARTIAL", "SELECT 1"],
         ["--param", "QUERY=SELECT 2", "SELECT 1"],
+        ["--url", "127.0.0.1:8000/tap", "SELECT 1"],
+        ["--url", "ftp://example.org/tap", "SELECT 1"],
     ],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
