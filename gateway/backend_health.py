@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from gateway.errors import without_urls
+from gateway.kinds.registry import kind_for
 from gateway.settings import BackendConfig
 
 __all__ = ["BackendHealth", "HealthProbe", "availability"]
@@ -54,7 +56,7 @@ class HealthProbe:
         async with self._lock:
             if time.monotonic() - self._at < self.ttl:
                 return self._found
-            remote = [b for b in backends if b.kind != "local" and b.url]
+            remote = [b for b in backends if kind_for(b.kind).remote and b.url]
             async with httpx.AsyncClient(
                 timeout=self.timeout, trust_env=False, follow_redirects=False
             ) as client:
@@ -92,5 +94,6 @@ def availability(
         )
     else:
         lead = "accepting queries; every backend answers"
-    notes = [f"backend '{h.name}' ({h.url}) is down: {h.cause}" for h in down]
+    # Named, never located: backend URLs are internal (they go to the log only).
+    notes = [f"backend '{h.name}' is down: {without_urls(h.cause)}" for h in down]
     return available, (lead, *notes)

@@ -78,4 +78,4 @@ def test_availability_rule(
     assert got_available is available
     assert len(got_notes) == notes
     if DOWN in health:
-        assert got_notes[-1] == "backend 'b' (http://b) is down: HTTP 502"
+        assert got_notes[-1] == "backend 'b' is down: HTTP 502"
