@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from gateway.catalog_auth import BackendCredentials
 from gateway.catalog_sources import column_info
 from gateway.kinds.registry import KindLoad, kind_for
 from gateway.settings import BackendConfig, GatewaySettings
@@ -115,13 +116,18 @@ class FederatedCatalog:
 
     def __post_init__(self) -> None:
         """Read every backend's metadata once."""
-        with httpx.Client(timeout=self.timeout, trust_env=False) as client:
+        with self._client() as client:
             for backend in self.settings.backends:
                 self._loaded[backend.name] = self._load(client, backend)
         self._last_attempt = time.monotonic()
         self._index()
 
     # ------------------------------------------------------------------ loading
+
+    def _client(self) -> httpx.Client:
+        """A metadata client that sends each backend its configured credentials."""
+        credentials = BackendCredentials(self.settings.backends)
+        return httpx.Client(timeout=self.timeout, trust_env=False, auth=credentials)
 
     def _load(self, client: httpx.Client, backend: BackendConfig) -> _Loaded:
         try:
@@ -162,7 +168,7 @@ class FederatedCatalog:
                 return False
             self._last_attempt = time.monotonic()
             changed = False
-            with httpx.Client(timeout=self.timeout, trust_env=False) as client:
+            with self._client() as client:
                 for backend in down:
                     loaded = self._load(client, backend)
                     if loaded.status.state != "down":

@@ -26,6 +26,7 @@ from standins.data import DemoData
 from standins.hsc import BASE_PATH, create_hsc_app
 from standins.spectral import create_spectral_app
 from tests.gateway.conftest import error_message, read_votable
+from tests.gateway.federation_servers import rsp_settings
 from tests.live_server import reserve_port, serve_app
 
 pytestmark = pytest.mark.integration
@@ -52,21 +53,45 @@ class HeaderRecorder:
         await self.app(scope, receive, send)
 
 
+class TokenGuard:
+    """ASGI wrapper: a private TAP service, HTTP 401 on every route without the bearer token."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if (
+            scope["type"] == "http"
+            and dict(scope["headers"]).get(b"authorization") != self.expected
+        ):
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": b"authentication required"})
+            return
+        await self.app(scope, receive, send)
+
+
 @dataclass(frozen=True)
 class Backends:
     spec: str
     hsc: str
     hsc_recorder: HeaderRecorder
+    rsp: str
+    """A TAP service (a second gateway over the DP1 tables) that wants TOKEN everywhere."""
 
 
 @pytest.fixture(scope="module")
-def backends(demo: DemoData) -> Iterator[Backends]:
+def backends(demo: DemoData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
     recorder = HeaderRecorder(create_hsc_app(demo))
+    sock = reserve_port()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}/tap"
+    rsp = build_app(rsp_settings(demo, tmp_path_factory.mktemp("rsp"), base))
     with (
         serve_app(create_spectral_app(demo, require_token=TOKEN)) as spec,
         serve_app(recorder) as hsc,
+        serve_app(TokenGuard(rsp, TOKEN), sock=sock, lifespan="on"),
     ):
-        yield Backends(spec + "/spec", hsc + BASE_PATH, recorder)
+        yield Backends(spec + "/spec", hsc + BASE_PATH, recorder, base)
 
 
 @contextlib.contextmanager
@@ -181,3 +206,26 @@ def test_client_authorization_goes_only_where_configured(
     assert "outcome=ERROR error=BackendError" in caplog.text
     assert TOKEN not in caplog.text
     assert "wrong-one" not in caplog.text
+
+
+FIRST_OBJECTS = "SELECT TOP 5 objectId FROM dp1.Object ORDER BY objectId"
+
+
+def test_private_tap_backend_gets_its_token_for_metadata_and_queries(
+    backends: Backends, demo: DemoData, tmp_path: Any
+) -> None:
+    rsp = BackendConfig(name="rsp", kind="tap", url=backends.rsp, token=TOKEN)
+    with gateway(tmp_path, rsp) as client:
+        response = sync(client, FIRST_OBJECTS)
+        assert response.status_code == 200, response.text
+        got = [int(v) for v in read_votable(response.content)["objectId"]]
+    table = pq.read_table(demo.tables()["dp1.Object"], columns=["objectId"])
+    assert got == sorted(int(v) for v in table["objectId"].to_pylist())[:5]
+
+
+def test_private_tap_backend_without_token_has_no_tables(backends: Backends, tmp_path: Any) -> None:
+    rsp = BackendConfig(name="rsp", kind="tap", url=backends.rsp)
+    with gateway(tmp_path, rsp) as client:
+        response = sync(client, FIRST_OBJECTS)
+        assert response.status_code == 400, response.text
+        assert "dp1.Object" in error_message(response.content)
