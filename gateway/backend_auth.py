@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
+from gateway.kinds.registry import kind_for
 from gateway.settings import BackendConfig
 
 __all__ = ["credential_headers"]
@@ -49,7 +50,7 @@ def credential_headers(config: BackendConfig, environ: Mapping[str, str]) -> dic
     token = _secret(config, token, config.token_env, environ)
     password = config.password.get_secret_value() if config.password is not None else None
     password = _secret(config, password, config.password_env, environ)
-    scheme = config.auth or ("datalab" if config.kind == "spectral" else "bearer")
+    scheme = config.auth or kind_for(config.kind).default_auth
     if scheme == "basic":
         # Both are present: the settings refuse auth = basic without them.
         assert config.username is not None

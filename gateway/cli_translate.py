@@ -21,14 +21,12 @@ from typing import Any, TextIO
 
 from gateway import cli
 from gateway.builtin_catalog import builtin_planners, configured_planners
+from gateway.kinds.registry import all_kinds, kind_for
 from gateway.settings import GatewaySettings, load_settings
 from gateway.translate import translate
 from grammar.errors import AdqlError
-from grammar.params import params_to_query
 from grammar.parser import parse
 from grammar.printer import to_adql
-from planners.sia_reverse import sia_params_to_query
-from planners.spectral_reverse import spectral_params_to_query
 
 
 def _translate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,12 +103,10 @@ def _translate_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _to_adql_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="source", required=True, choices=["hsc", "sia", "spectral"])
-    parser.add_argument(
-        "--table",
-        help="table name (defaults: hsc hscv3.summary, sia ivoa.obscore, spectral the "
-        "context's specobj)",
-    )
+    kinds = [k for k in all_kinds() if k.reverse_table is not None]
+    parser.add_argument("--from", dest="source", required=True, choices=[k.name for k in kinds])
+    defaults = ", ".join(f"{k.name} {k.reverse_table}" for k in kinds)
+    parser.add_argument("--table", help=f"table name (defaults: {defaults})")
     parser.add_argument("params", metavar="PARAMS", help="query string or JSON object, or -")
 
 
@@ -125,25 +121,10 @@ def _read_params(text: str) -> str | dict[str, Any]:
     return stripped
 
 
-def _sia_params(params: str | dict[str, Any]) -> str | dict[str, str | list[str]]:
-    """SIAv2 parameters from PARAMS; a JSON list is a repeated parameter."""
-    if isinstance(params, str):
-        return params
-    return {
-        key: [str(v) for v in value] if isinstance(value, list) else str(value)
-        for key, value in params.items()
-    }
-
-
 def _to_adql_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         params = _read_params(cli.read_query(args.params))
-        if args.source == "hsc":
-            query = params_to_query(params, args.table or "hscv3.summary")
-        elif args.source == "spectral":
-            query = spectral_params_to_query(params, table=args.table)
-        else:
-            query = sia_params_to_query(_sia_params(params), table=args.table or "ivoa.obscore")
+        query = kind_for(args.source).params_to_query(params, args.table)
     except AdqlError as exc:
         print(f"error: {exc}", file=err)
         return cli.EXIT_INVALID

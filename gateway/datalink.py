@@ -29,6 +29,7 @@ from xml.sax.saxutils import quoteattr
 import pyarrow as pa
 
 from gateway.columns import ColumnMeta
+from gateway.kinds.registry import kind_for
 from gateway.settings import GatewaySettings
 
 DATALINK_STANDARD_ID = "ivo://ivoa.net/std/DataLink#links-1.1"
@@ -75,7 +76,7 @@ class DatalinkRoutes:
         spectral = tuple(
             SpectralRoute(b.name, b.url.rstrip("/"), b.context or "default")
             for b in settings.backends
-            if b.kind == "spectral" and b.url is not None
+            if kind_for(b.kind).spectrum_links and b.url is not None
         )
         return cls(settings.base_url.rstrip("/") + "/datalink/links", forward, spectral)
 

@@ -36,6 +36,7 @@ from gateway.columns import ColumnMeta
 from gateway.decode import Decoded, DecodeError, ServiceError, decode
 from gateway.errors import BackendError
 from gateway.executor_http import Answer, Failure, Prepared, prepare, public_url, send_once
+from gateway.kinds.registry import kind_for
 from gateway.retry import RetryPolicy
 from gateway.settings import BackendConfig
 from planners.base import BackendRequest
@@ -131,7 +132,7 @@ class Executor:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.options = options or ExecutorOptions()
-        self._configs = {b.name: b for b in backends if b.kind != "local"}
+        self._configs = {b.name: b for b in backends if kind_for(b.kind).remote}
         env = os.environ if environ is None else environ
         self._credentials = {n: credential_headers(c, env) for n, c in self._configs.items()}
         self._slots = {n: asyncio.Semaphore(c.max_concurrency) for n, c in self._configs.items()}

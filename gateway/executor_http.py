@@ -31,13 +31,13 @@ import httpx
 
 from gateway.decode import error_text
 from gateway.errors import BackendError
+from gateway.kinds.registry import kind_for
 from gateway.retry import RETRY_STATUSES, retry_after_seconds
 from gateway.settings import BackendConfig
 from planners.base import BackendRequest
 
 __all__ = ["Answer", "Failure", "Prepared", "prepare", "public_url", "send_once"]
 
-_PARAM_RUNID = frozenset({"tap", "sia"})
 _FORM = "application/x-www-form-urlencoded"
 
 
@@ -118,7 +118,7 @@ def prepare(
         sent = "the client's Authorization header"
     params = request.params
     if run_id is not None:
-        if config.kind in _PARAM_RUNID:
+        if kind_for(config.kind).runid_parameter:
             if not any(k.upper() == "RUNID" for k, _ in params):
                 params = (*params, ("RUNID", run_id))
         else:

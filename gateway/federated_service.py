@@ -42,6 +42,7 @@ from gateway.federation_exec import FRAGMENT_KEY, Execution, PlanRunner
 from gateway.federation_link import link_query
 from gateway.federation_upload import link_column
 from gateway.federation_xmatch import FederationOptions
+from gateway.kinds.registry import kind_for
 from gateway.run_options import RunOptions
 from gateway.settings import GatewaySettings
 from gateway.table_files import read_table_file
@@ -138,7 +139,10 @@ class FederatedQueryService:
         )
         self.catalog = FederatedCatalog(settings)
         self._local_files = {
-            t.name.lower(): t for b in settings.backends if b.kind == "local" for t in b.tables
+            t.name.lower(): t
+            for b in settings.backends
+            if not kind_for(b.kind).remote
+            for t in b.tables
         }
         # Read once: each query gets its own engine, which must not re-read the files.
         self._local_data = {

@@ -39,14 +39,15 @@ from gateway.federation_whole import (
     whole_fetch,
 )
 from gateway.federation_xmatch import FederationOptions, XmatchEdge, detect_xmatch
+from gateway.kinds.registry import kind_for
 from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem, UnsupportedError
 from grammar.fold import fold_conditions
 from grammar.printer import to_adql
 from grammar.walk import and_of, conjuncts, iter_nodes, transform
+from planners.base import Capability, QueryPlanner
 from planners.negotiate import Fragment, negotiate
 from planners.sql_catalog import ColumnInfo
-from planners.tap import TapPlanner
 
 __all__ = ["CatalogView", "Plan", "ScanPlan", "plan_query", "scan_fragment"]
 
@@ -173,7 +174,7 @@ def _classify(catalog: CatalogView, uploads: Mapping[str, tuple[ColumnInfo, ...]
         found = catalog.lookup(name)
         if found is None:
             return None
-        source = "local" if found.backend.kind == "local" else "remote"
+        source = "remote" if kind_for(found.backend.kind).remote else "local"
         return source, found.columns
 
     return classify
@@ -333,8 +334,9 @@ def _whole_fetches(
 def _single_backend(
     query: n.Query, planner: AnyPlanner | None, remote: list[Ref], uploads: tuple[str, ...]
 ) -> Plan | None:
-    if isinstance(planner, TapPlanner):
-        if uploads and not planner.features.upload:
+    caps = Capability.NONE if planner is None else planner.capabilities
+    if Capability.JOIN in caps and isinstance(planner, QueryPlanner):
+        if uploads and Capability.UPLOAD_SEMIJOIN not in caps:
             return None
         try:
             pushed, requests = planner.request_for(query)

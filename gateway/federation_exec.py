@@ -39,9 +39,9 @@ from gateway.federation_xmatch import (
 )
 from gateway.table_files import read_table_file
 from grammar import nodes as n
+from planners.base import Capability, QueryPlanner
 from planners.negotiate import Fragment
 from planners.sql_catalog import ColumnInfo
-from planners.tap import TapPlanner
 
 __all__ = ["Execution", "Fetched", "PlanRunner", "empty_table"]
 
@@ -233,25 +233,30 @@ class PlanRunner:
         cone = bounding_cone(ra, dec, edge.radius)
         planner = self.catalog.planner(scan.table.backend.name)
         assert planner is not None
-        uploads_ok = isinstance(planner, TapPlanner) and planner.features.upload
+        caps = planner.capabilities
+        # A backend that takes whole queries answers a COUNT probe, and may join an upload.
+        whole = planner if isinstance(planner, QueryPlanner) and _WHOLE in caps else None
+        uploads_ok = whole is not None and Capability.UPLOAD_SEMIJOIN in caps
         probe = None
-        if isinstance(planner, TapPlanner) and cone is not None and ra.size:
-            probe = await self._probe(scan, planner, cone)
+        if whole is not None and cone is not None and ra.size:
+            probe = await self._probe(scan, whole, cone)
         positions = edge.positions(scan.ref.index)
         bind_cones = None
         if (
             cone is not None
             and 0 < ra.size <= self.options.bind_max_rows
-            and scan.kind in _BIND_KINDS
+            and Capability.CONE in caps
             and self.options.strategy in {"auto", "BindJoin"}
         ):
             limit = self.options.bind_max_clusters
             bind_cones = clusters(ra, dec, self.options.bind_cluster_deg, edge.radius, limit)
-        density, source, first = await self._density(scan, planner, cone, probe, bind_cones)
+        density, source, first = await self._density(
+            scan, whole is not None, cone, probe, bind_cones
+        )
         choice = choose_strategy(
             outer_rows=int(ra.size),
             cone=cone,
-            inner_kind=scan.kind,
+            inner_cone=Capability.CONE in caps,
             inner_uploads=uploads_ok,
             probe=probe,
             options=self.options,
@@ -264,8 +269,8 @@ class PlanRunner:
         if cone is None or ra.size == 0:
             fetched = Fetched(empty_table(metas), metas)
         elif choice.strategy == "UploadJoin":
-            assert isinstance(planner, TapPlanner)
-            fetched, _ = await upload_join(self, scan, planner, positions, (ra, dec), outer_rows)
+            assert whole is not None
+            fetched, _ = await upload_join(self, scan, whole, positions, (ra, dec), outer_rows)
             self.result.links.append((outer.ref.index, scan.ref.index))
         elif choice.strategy == "BindJoin":
             cones = bind_cones or clusters(ra, dec, self.options.bind_cluster_deg, edge.radius)
@@ -285,7 +290,7 @@ class PlanRunner:
     async def _density(
         self,
         scan: ScanPlan,
-        planner: object,
+        probe_possible: bool,
         cone: Cone | None,
         probe: int | None,
         bind_cones: list[Cone] | None,
@@ -306,7 +311,7 @@ class PlanRunner:
         if probe is not None:
             return probe / max(cone_area(cone), 1e-12), "COUNT probe of the derived cone", None
         if (
-            isinstance(planner, TapPlanner)
+            probe_possible
             or self.options.strategy != "auto"
             or not bind_cones
             or len(bind_cones) < 2  # one cluster: the same cone either way
@@ -326,7 +331,7 @@ class PlanRunner:
         source = f"first bind cone: {rows} rows in r = {sample.radius:.4f} deg"
         return rows / cone_area(sample), source, first
 
-    async def _probe(self, scan: ScanPlan, planner: TapPlanner, cone: Cone) -> int | None:
+    async def _probe(self, scan: ScanPlan, planner: QueryPlanner, cone: Cone) -> int | None:
         """``SELECT COUNT(*)`` of the inner side inside the derived cone (None on failure)."""
         assert scan.table is not None
         assert scan.depends is not None
@@ -434,8 +439,8 @@ def _key_column(columns: Sequence[ColumnInfo]) -> str | None:
     return next((k for k in _KNOWN_KEYS if k in names), None)
 
 
-_BIND_KINDS = frozenset({"hsc", "sia", "spectral", "tap"})
-"""Backend kinds a BindJoin can query (one cone request each)."""
+_WHOLE = Capability.JOIN | Capability.AGGREGATE
+"""Capabilities of a backend that takes whole queries (COUNT probes, upload joins)."""
 
 _MIN_SAMPLE_DEG = 0.01
 """Smallest bind cone whose rows are extrapolated to a density (smaller ones are too noisy)."""

@@ -32,7 +32,7 @@ from grammar.printer import to_adql
 if TYPE_CHECKING:
     from gateway.federation import ScanPlan
     from gateway.federation_exec import Fetched, PlanRunner
-    from planners.tap import TapPlanner
+    from planners.base import QueryPlanner
 
 __all__ = ["UPLOAD_NAME", "link_column", "upload_join"]
 
@@ -82,7 +82,7 @@ def _votable(rows: np.ndarray, ra: np.ndarray, dec: np.ndarray) -> bytes:
 async def upload_join(  # noqa: PLR0917  (the join's parts, each needed)
     runner: PlanRunner,
     scan: ScanPlan,
-    planner: TapPlanner,
+    planner: QueryPlanner,
     positions: tuple[str, str],
     outer: tuple[np.ndarray, np.ndarray],
     outer_rows: Fetched | None,

@@ -289,7 +289,7 @@ def choose_strategy(
     *,
     outer_rows: int,
     cone: Cone | None,
-    inner_kind: str,
+    inner_cone: bool,
     inner_uploads: bool,
     probe: int | None,
     options: FederationOptions,
@@ -309,7 +309,9 @@ def choose_strategy(
     of the cluster cones, LocalJoin ``request_cost_rows`` plus the rows of the derived cone;
     otherwise the derived cone is fetched whole (LocalJoin).
 
-    ``bind_cones`` are the clusters a BindJoin would query (None: not computed, e.g. too many
+    ``inner_cone`` says the inner backend takes cone requests (declares
+    :attr:`~planners.base.Capability.CONE`), so a BindJoin can query it; ``bind_cones`` are
+    the clusters a BindJoin would query (None: not computed, e.g. too many
     outer rows); ``density_source`` says where ``density`` came from (shown in the estimates).
     """
     estimates: dict[str, object] = {"outer_rows": outer_rows, "inner_probe_count": probe}
@@ -317,7 +319,7 @@ def choose_strategy(
         estimates["derived_cone"] = (round(cone.ra, 6), round(cone.dec, 6), round(cone.radius, 6))
     upload_ok = inner_uploads and outer_rows <= options.upload_max_rows
     bind_ok = (
-        inner_kind in {"hsc", "sia", "spectral", "tap"}
+        inner_cone
         and outer_rows <= options.bind_max_rows
         and (bind_cones is None or len(bind_cones) <= options.bind_max_clusters)
     )

@@ -18,6 +18,7 @@ from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine, QueryResult
 from gateway.example_catalog import runnable_examples
 from gateway.examples import Example
+from gateway.kinds.registry import kind_for
 from gateway.settings import ColumnOverride, GatewaySettings, LocalTable
 from gateway.table_files import file_schema
 from gateway.table_meta import SchemaMeta, TableMeta
@@ -68,7 +69,7 @@ class LocalQueryService:
         self._engine = LocalEngine()
         metas: list[TableMeta] = []
         for backend in settings.backends:
-            if backend.kind != "local":
+            if kind_for(backend.kind).remote:
                 continue
             for table in backend.tables:
                 meta = _table_meta(table)

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import override
 
+from gateway.kinds.registry import kind_for
+
 #: How the gateway learns who sends a request (see :mod:`gateway.identity`).
 IdentityKind = Literal["none", "tokens", "introspection", "header"]
-
-BackendKind = Literal["local", "tap", "hsc", "sia", "spectral"]
 
 #: How a backend's configured credentials are sent (see :mod:`gateway.backend_auth`).
 AuthScheme = Literal["bearer", "datalab", "basic"]
@@ -57,11 +57,19 @@ class BackendConfig(BaseModel):
     model_config = {"extra": "forbid"}
 
     name: str
-    kind: BackendKind
+    kind: str = Field(
+        description="The backend kind: a name registered in gateway.kinds (hsc, tap, sia, "
+        "spectral, scs, ssap, local, or a plugin's)."
+    )
     url: str | None = None
     tables: list[LocalTable] = Field(default_factory=list)
     schema_prefix: str | None = None
     context: str | None = None
+    table_name: str | None = Field(
+        default=None,
+        description="Kinds serving one table (scs, ssap): its name under the backend's "
+        "schema (default: the kind's, e.g. cone for scs).",
+    )
     page_size: int = Field(
         default=2_000_000,
         gt=0,
@@ -123,14 +131,17 @@ class BackendConfig(BaseModel):
         default=None, description="Environment variable holding the password for auth = basic."
     )
 
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        kind_for(value)  # a ValueError naming the known kinds
+        return value
+
     @model_validator(mode="after")
     def _check_kind(self) -> BackendConfig:
-        if self.kind == "local" and not self.tables:
-            msg = f"backend '{self.name}' of kind local needs at least one [[backends.tables]]"
-            raise ValueError(msg)
-        if self.kind != "local" and not self.url:
-            msg = f"backend '{self.name}' of kind {self.kind} needs a url"
-            raise ValueError(msg)
+        problem = kind_for(self.kind).check_config(self)
+        if problem is not None:
+            raise ValueError(problem)
         if (self.datalink_url is None) != (self.datalink_id_prefix is None):
             msg = f"backend '{self.name}': datalink_url and datalink_id_prefix go together"
             raise ValueError(msg)

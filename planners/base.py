@@ -13,9 +13,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-from grammar.nodes import OrderItem, SearchCondition, TableName
+from grammar.nodes import OrderItem, Query, SearchCondition, TableName
 from planners.sql_catalog import ColumnInfo
 
 __all__ = [
@@ -24,6 +24,8 @@ __all__ = [
     "Capability",
     "Paging",
     "Planner",
+    "QueryPlanner",
+    "QueryPushdown",
 ]
 
 
@@ -158,4 +160,32 @@ class Planner(Protocol[H]):
 
     def render(self, h: H) -> tuple[BackendRequest, ...]:
         """The requests whose answers, concatenated, are the handle's rows. Pure."""
+        ...
+
+
+class QueryPushdown(Protocol):
+    """A whole query sent to one service; ``local_query`` reads its answer (None: as is)."""
+
+    @property
+    def local_query(self) -> Query | None:
+        """The query the gateway runs over the fetched rows, if any."""
+        ...
+
+
+@runtime_checkable
+class QueryPlanner(Planner[Any], Protocol):
+    """A planner that takes whole queries (declares :attr:`Capability.JOIN`): a TAP service.
+
+    The federation sends a single-backend query there whole, and COUNT probes for join
+    strategy choices.
+    """
+
+    def request_for(self, query: Query) -> tuple[QueryPushdown, tuple[BackendRequest, ...]]:
+        """The pushed query and its requests.
+
+        Raises
+        ------
+        grammar.errors.UnsupportedError
+            When the service cannot take ``query``.
+        """
         ...

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from gateway.backend_health import availability as backend_availability
 from gateway.examples import examples_xhtml
 from gateway.handlers.common import XML, ResourceNotFoundError, gateway_state
+from gateway.kinds.registry import kind_for
 from gateway.table_meta import SchemaMeta
 from gateway.tap_params import ParamBag, TapUsageError
 from gateway.vosi import availability_xml, capabilities_xml, table_xml, tableset_xml
@@ -36,7 +37,7 @@ async def availability(request: Request) -> Response:
     backends = state.settings.backends
     health = await state.health.check(backends)
     available, notes = backend_availability(
-        health, has_local=not backends or any(b.kind == "local" for b in backends)
+        health, has_local=not backends or any(not kind_for(b.kind).remote for b in backends)
     )
     return Response(availability_xml(available, notes, state.started), media_type=XML)
 

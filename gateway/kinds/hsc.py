@@ -7,6 +7,7 @@ Tables are the fixed HSC set (``hscv3.summary``...); their columns come from the
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from typing_extensions import override
@@ -15,9 +16,13 @@ from gateway.catalog_sources import hsc_columns, shipped_hsc_columns
 from gateway.kinds.registry import BackendKind, KindLoad
 from gateway.settings import BackendConfig
 from gateway.table_meta import TableMeta
+from grammar.params import params_to_query
 from planners.base import Capability
 from planners.hsc import DEFAULT_BASE_URL, DEFAULT_PAGESIZE, HscPlanner
 from planners.hsc_tables import TABLES
+
+if TYPE_CHECKING:
+    from grammar.nodes import Query
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,13 @@ class HscKind(BackendKind):
         | Capability.LIMIT
         | Capability.ORDER
     )
+
+    reverse_table = "hscv3.summary"
+
+    @override
+    def params_to_query(self, params: str | dict[str, Any], table: str | None) -> Query:
+        """HSC REST filters as ADQL (grammar.params)."""
+        return params_to_query(params, table or self.reverse_table)
 
     @override
     def public_backend(self) -> BackendConfig:

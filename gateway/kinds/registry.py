@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from gateway.settings import BackendConfig
     from gateway.table_meta import TableMeta
+    from grammar.nodes import Query
 
 __all__ = [
     "BackendKind",
@@ -83,6 +84,10 @@ class BackendKind(abc.ABC):
     default_auth: ClassVar[str] = "bearer"
     """How configured credentials are sent when the configuration does not say."""
 
+    spectrum_links: ClassVar[bool] = False
+    """The gateway's DataLink service builds links for this backend's spectrum ids (its ``url``
+    serves the spectra, spectro-ids.md); other kinds' ids are routed by ``datalink_url``."""
+
     @override
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -94,6 +99,22 @@ class BackendKind(abc.ABC):
         if self.remote and not config.url:
             return f"backend '{config.name}' of kind {self.name} needs a url"
         return None
+
+    reverse_table: ClassVar[str | None] = None
+    """For kinds whose requests translate back to ADQL (``adql-gateway to-adql --from``): the
+    table a request reads when none is named (None: no reverse translation)."""
+
+    def params_to_query(self, params: str | dict[str, Any], table: str | None) -> Query:
+        """The ADQL query one request of this kind stands for (query string or JSON object).
+
+        Raises
+        ------
+        grammar.errors.AdqlError
+            For parameters the kind's service would refuse.
+        """
+        del params, table
+        msg = f"backend kind {self.name} has no reverse translation"
+        raise NotImplementedError(msg)
 
     def public_backend(self) -> BackendConfig | None:
         """The public service ``adql-gateway translate`` targets with no configuration."""

@@ -6,7 +6,7 @@ The columns are the ObsCore 1.1 ones (plus the Rubin extension columns for ``sia
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
@@ -14,12 +14,13 @@ from gateway.columns import column_meta
 from gateway.kinds.registry import BackendKind, KindLoad
 from gateway.table_meta import TableMeta
 from planners.base import Capability
-from planners.sia import RUBIN_DP1_COLUMNS, SiaPlanner
+from planners.sia import RUBIN_DP1_COLUMNS, SiaPlanner, sia_params_to_query
 
 if TYPE_CHECKING:
     import httpx
 
     from gateway.settings import BackendConfig
+    from grammar.nodes import Query
 
 
 class SiaKind(BackendKind):
@@ -28,6 +29,18 @@ class SiaKind(BackendKind):
     name = "sia"
     capabilities = Capability.FILTER | Capability.CONE | Capability.LIMIT
     runid_parameter = True
+
+    reverse_table = "ivoa.obscore"
+
+    @override
+    def params_to_query(self, params: str | dict[str, Any], table: str | None) -> Query:
+        """An SIAv2 request as ADQL on ObsCore; a JSON list is a repeated parameter."""
+        if not isinstance(params, str):
+            params = {
+                key: [str(v) for v in value] if isinstance(value, list) else str(value)
+                for key, value in params.items()
+            }
+        return sia_params_to_query(params, table=table or self.reverse_table)
 
     @override
     def planner(self, config: BackendConfig) -> SiaPlanner | None:

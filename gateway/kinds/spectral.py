@@ -6,7 +6,7 @@ columns; credentials go in Data Lab's ``X-DL-AuthToken`` header unless configure
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
@@ -17,9 +17,12 @@ from gateway.table_meta import TableMeta
 from grammar.nodes import Identifier, TableName
 from planners.base import Capability
 from planners.spectral import DEFAULT_BASE_URL, SpectralPlanner
+from planners.spectral_reverse import spectral_params_to_query
 
 if TYPE_CHECKING:
     import httpx
+
+    from grammar.nodes import Query
 
 DEFAULT_CONTEXT = "sdss_dr16"
 
@@ -37,6 +40,14 @@ class SpectralKind(BackendKind):
         | Capability.ID_LOOKUP
     )
     default_auth = "datalab"
+    spectrum_links = True
+
+    reverse_table = "the context's specobj"
+
+    @override
+    def params_to_query(self, params: str | dict[str, Any], table: str | None) -> Query:
+        """A legacy spectral ``/query`` request as ADQL."""
+        return spectral_params_to_query(params, table=table)
 
     @override
     def public_backend(self) -> BackendConfig:

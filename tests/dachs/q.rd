@@ -63,4 +63,18 @@
       <rowmaker idmaps="*"/>
     </make>
   </data>
+
+  <!-- Simple Cone Search 1.03 over the stars (RA, DEC, SR, VERB): the federation's scs kind
+    is tested against it at /fedtest/q/cone/scs.xml -->
+  <service id="cone" allowed="scs.xml,form">
+    <meta name="title">adql-gateway test cone search</meta>
+    <meta name="shortName">fedtest cone</meta>
+    <meta name="testQuery.ra">53.2</meta>
+    <meta name="testQuery.dec">-28.1</meta>
+    <meta name="testQuery.sr">0.1</meta>
+    <scsCore queriedTable="stars">
+      <FEED source="//scs#coreDescs"/>
+    </scsCore>
+    <publish render="scs.xml" sets="local"/>
+  </service>
 </resource>

@@ -104,17 +104,17 @@ def test_strategy_rules() -> None:
     small = Cone(53.2, -28.1, 0.3)
     wide = Cone(53.2, -28.1, 20.0)
     pick = choose_strategy
-    assert pick(outer_rows=100, cone=small, inner_kind="tap", inner_uploads=True, probe=10_000,
+    assert pick(outer_rows=100, cone=small, inner_cone=True, inner_uploads=True, probe=10_000,
                 options=opts).strategy == "UploadJoin"  # fmt: skip
-    assert pick(outer_rows=100, cone=small, inner_kind="tap", inner_uploads=True, probe=50,
+    assert pick(outer_rows=100, cone=small, inner_cone=True, inner_uploads=True, probe=50,
                 options=opts).strategy == "LocalJoin"  # fmt: skip
-    assert pick(outer_rows=100, cone=wide, inner_kind="tap", inner_uploads=True, probe=None,
+    assert pick(outer_rows=100, cone=wide, inner_cone=True, inner_uploads=True, probe=None,
                 options=opts).strategy == "UploadJoin"  # fmt: skip
-    assert pick(outer_rows=100, cone=wide, inner_kind="hsc", inner_uploads=False, probe=None,
+    assert pick(outer_rows=100, cone=wide, inner_cone=True, inner_uploads=False, probe=None,
                 options=opts).strategy == "BindJoin"  # fmt: skip
-    assert pick(outer_rows=50_000, cone=wide, inner_kind="hsc", inner_uploads=False, probe=None,
+    assert pick(outer_rows=50_000, cone=wide, inner_cone=True, inner_uploads=False, probe=None,
                 options=opts).strategy == "LocalJoin"  # fmt: skip
-    choice = pick(outer_rows=0, cone=None, inner_kind="hsc", inner_uploads=False, probe=None,
+    choice = pick(outer_rows=0, cone=None, inner_cone=True, inner_uploads=False, probe=None,
                   options=opts)  # fmt: skip
     assert "empty" in choice.reason
 
@@ -139,7 +139,7 @@ def test_strategy_is_density_aware_for_cone_only_backends() -> None:
         assert cone is not None
         assert cone.radius < opts.cone_max_deg  # the old rule: always LocalJoin here
         cones = clusters(ra, dec, opts.bind_cluster_deg, radius, opts.bind_max_clusters)
-        return choose_strategy(outer_rows=count, cone=cone, inner_kind="hsc",
+        return choose_strategy(outer_rows=count, cone=cone, inner_cone=True,
                                inner_uploads=False, probe=None, options=opts, bind_cones=cones,
                                density=density, density_source="test")  # fmt: skip
 
@@ -161,7 +161,7 @@ def test_strategy_is_density_aware_for_cone_only_backends() -> None:
     cone = bounding_cone(ra, dec, radius)
     cones = clusters(ra, dec, 0.1, radius, few.bind_max_clusters)
     assert len(cones) == few.bind_max_clusters + 1  # stopped once over the cap
-    assert choose_strategy(outer_rows=100, cone=cone, inner_kind="hsc", inner_uploads=False,
+    assert choose_strategy(outer_rows=100, cone=cone, inner_cone=True, inner_uploads=False,
                            probe=None, options=few, bind_cones=cones).strategy == "LocalJoin"  # fmt: skip
 
 
