@@ -164,7 +164,7 @@ def _split_binary2(data: bytes | bytearray | memoryview) -> tuple[bytes, memoryv
         or not re.search(rb"encoding\s*=\s*[\"']base64[\"']", attributes)
     ):
         return None
-    close = buffer.find(b"</", match.end())  # base64 text holds no '<'
+    close = buffer.find(b"<", match.end())  # base64 text holds no '<' (one-byte find: memchr)
     end = _STREAM_END.match(buffer, close) if close >= 0 else None
     if end is None:
         raise DecodeError("malformed or truncated VOTable: the BINARY2 STREAM is not closed")

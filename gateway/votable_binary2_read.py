@@ -180,9 +180,11 @@ class _Strided:
         self.at = 0
 
     def take(self, width: int) -> Bytes:
+        # A strided view, not a copy: numpy views it as the cell type since each row's bytes
+        # are contiguous, and the conversion to native byte order is the only copy.
         cells = self.rows[:, self.at : self.at + width]
         self.at += width
-        return np.ascontiguousarray(cells)
+        return cells
 
     def ragged(self, lengths: Index) -> tuple[Bytes, Index]:
         del lengths
