@@ -13,9 +13,11 @@ and only counts bytes (and CSV lines):
 Each process's VmHWM is reset through ``/proc/PID/clear_refs`` before each request and read
 after it, so "peak RSS" is the peak during that request. ``--profile`` runs the gateway's
 query service in this process under cProfile instead (CSV output, same stand-in) and prints
-the top functions by cumulative and by own time.
+the top functions by cumulative and by own time. ``--tap-read`` then reads the gateway's own
+answer the way a second gateway federating it as a ``tap`` backend would: fetched once per
+output format, decoded by ``gateway.decode.decode`` (and the BINARY2 one by astropy too).
 
-Usage: python bench/federation_smc.py [--quick] [--repeat 2] [--profile]
+Usage: python bench/federation_smc.py [--quick] [--repeat 2] [--profile] [--tap-read]
 """
 
 from __future__ import annotations
@@ -154,11 +156,45 @@ def profile(hsc_url: str, box: tuple[float, float, float, float], tmp: Path) -> 
             setattr(builtin, "HscPlanner", HscPlanner)  # noqa: B010
 
 
+def tap_read(gurl: str, adql: str) -> None:
+    """Fetch and decode times of the gateway's SMC answer per format, as a TAP backend's."""
+    from gateway.catalog_sources import read_tap_service  # noqa: PLC0415
+    from gateway.decode import decode  # noqa: PLC0415
+    from gateway.upload_reader import parse_votable, votable_table_to_arrow  # noqa: PLC0415
+
+    with httpx.Client(timeout=600) as client:
+        service = read_tap_service(client, gurl, "")
+    wanted = {c.lower() for c in COLUMNS.split(",")}
+    expected = [c for c in service.tables["hscv3.summary"] if c.name.lower() in wanted]
+    print(f"\nTAP read path; negotiated RESPONSEFORMAT: {service.features.response_format}")
+    print(f"{'format':<20} {'MB':>7} {'fetch':>7} {'decode':>7} {'rows':>8}")
+    bodies = {}
+    for label, fmt, key in (("Parquet", "parquet", "parquet"),
+                            ("VOTable BINARY2", "votable", "votable"),
+                            ("CSV", "csv", "csv"),
+                            ("VOTable TABLEDATA", "votable/td", "votable")):  # fmt: skip
+        t0 = time.perf_counter()
+        response = httpx.post(f"{gurl}/sync", timeout=600, data={
+            "LANG": "ADQL", "QUERY": adql, "MAXREC": "2000000", "RESPONSEFORMAT": fmt})  # fmt: skip
+        response.raise_for_status()
+        t1 = time.perf_counter()
+        decoded = decode(response.content, key, expected)
+        t2 = time.perf_counter()
+        bodies[label] = response.content
+        print(f"{label:<20} {len(response.content) / 1e6:>7.1f} {t1 - t0:>6.2f}s {t2 - t1:>6.2f}s "
+              f"{decoded.table.num_rows:>8}")  # fmt: skip
+    t0 = time.perf_counter()
+    rows = votable_table_to_arrow(parse_votable(bodies["VOTable BINARY2"]).get_first_table())[1]
+    print(f"{'BINARY2 by astropy':<20} {'':>7} {'':>7} {time.perf_counter() - t0:>6.2f}s "
+          f"{rows.num_rows:>8}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1x1 deg box, one repeat")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--tap-read", action="store_true", help="also time the TAP read path")
     args = parser.parse_args()
     box = QUICK_BOX if args.quick else FULL_BOX
     repeat = 1 if args.quick else max(1, min(args.repeat, 5))
@@ -245,6 +281,8 @@ def main() -> None:
                 peak = max(results[gw + " gwpeak"])
                 print(f"  {gw:<24} {g:6.2f} s vs {anchor:<26} {a:6.2f} s: ratio {g / a:5.2f}; "
                       f"gateway peak RSS {peak:.0f} MiB")  # fmt: skip
+            if args.tap_read:
+                tap_read(gurl, adql)
         finally:
             stop(procs)
 
