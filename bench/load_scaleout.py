@@ -81,6 +81,15 @@ class Outcome:
     phases: dict[str, str]
     rss: dict[str, tuple[int, int, int]]
     """Process name -> (idle, peak, end) RSS in KiB."""
+    cpu: dict[str, float]
+    """Process name (ours and the demo backends') -> CPU seconds used during the load."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from ``/proc/PID/stat``."""
+    # Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def configs(tmp: Path, federation: Path, database_url: str, queue: str) -> tuple[Path, Path]:
@@ -188,23 +197,29 @@ def warm_up(bases: list[str]) -> None:
         print("warm-up failures:\n  " + "\n  ".join(stats.failures), flush=True)
 
 
-def measure(setup: Setup, clients: int, seconds: float, grace: float) -> Outcome:
-    """Drive the set-up and collect its figures."""
+def measure(
+    setup: Setup, backends: dict[str, int], clients: int, seconds: float, grace: float
+) -> Outcome:
+    """Drive the set-up and collect its figures; ``backends``: demo service name -> pid."""
     warm_up(setup.bases)
     pids = {name: proc.pid for name, proc in setup.procs.items()}
     idle = {name: status_kib(pid, "VmRSS") for name, pid in pids.items()}
     for pid in pids.values():
         reset_peak(pid)
+    others = {f"backend {name}": pid for name, pid in backends.items()}
+    watched = {**pids, **others, "bench client": os.getpid()}
+    cpu0 = {name: cpu_seconds(pid) for name, pid in watched.items()}
     t0 = time.monotonic()
     stats = asyncio.run(drive(setup.bases, clients, seconds))
     elapsed = time.monotonic() - t0
+    cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in watched.items()}
     # Asked through the last replica: in the scale-out most jobs were taken in by the other.
     phases = asyncio.run(final_phases(setup.bases[-1], stats.jobs, grace))
     rss = {
         name: (idle[name], status_kib(pid, "VmHWM"), status_kib(pid, "VmRSS"))
         for name, pid in pids.items()
     }
-    return Outcome(stats, elapsed, phases, rss)
+    return Outcome(stats, elapsed, phases, rss, cpu)
 
 
 def report(outcomes: dict[str, Outcome], clients: int) -> None:
@@ -235,6 +250,8 @@ def report(outcomes: dict[str, Outcome], clients: int) -> None:
         for process, (idle, peak, end) in out.rss.items():
             print(f"  RSS {process:<20} idle {idle / 1024:6.0f} MiB  peak {peak / 1024:6.0f} MiB  "
                   f"end {end / 1024:6.0f} MiB")  # fmt: skip
+        used = ", ".join(f"{name} {seconds:.1f}" for name, seconds in out.cpu.items())
+        print(f"  CPU seconds during the load: {used}")
 
 
 def run(args: argparse.Namespace, tmp: Path) -> None:
@@ -244,7 +261,8 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     demo, _urls = start_backends(tmp / "run")
     children.procs.append(demo)
     try:
-        federation = Path(json.loads((tmp / "run" / "demo.json").read_text())["federation_config"])
+        state = json.loads((tmp / "run" / "demo.json").read_text())
+        federation, backend_pids = Path(state["federation_config"]), state["pids"]
         wait_until(_urls["rsp"] + "/availability", timeout=120)
         with fresh_database() as database_url:
             scaleout, single = configs(tmp, federation, database_url, f"adqlgw-bench-{os.getpid()}")
@@ -257,7 +275,9 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
             ):
                 setup = start_setup(children, name, config, replicas, workers)
                 try:
-                    outcomes[name] = measure(setup, args.clients, args.duration, args.grace)
+                    outcomes[name] = measure(
+                        setup, backend_pids, args.clients, args.duration, args.grace
+                    )
                     print(f"[{name}] done; load average {load_average()}", flush=True)
                 finally:
                     children.stop(list(setup.procs.values()))
