@@ -47,9 +47,15 @@ def widened(radius: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class ConeHandle:
-    """What has been pushed to a cone service: at most one cone (None: the whole sky)."""
+    """What has been pushed to a cone service: at most one cone (None: the whole sky).
+
+    ``maxrec`` is a pushed row limit (services that take one); ``narrowed`` records that a
+    conjunct was offered, which rules a limit out (every conjunct stays residual here).
+    """
 
     cone: Cone | None = None
+    maxrec: int | None = None
+    narrowed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +129,18 @@ class ScsPlanner:
         self, h: ConeHandle, conjuncts: Sequence[n.SearchCondition]
     ) -> Applied[ConeHandle] | None:
         """Push the first cone when none is pushed yet; every conjunct stays residual."""
-        if h.cone is not None:
+        if h.cone is not None or not conjuncts:
             return None
         for cond in conjuncts:
             cone = self.cone_of(cond)
             if cone is not None:
-                return Applied(ConeHandle(cone), tuple(conjuncts), guaranteed=False)
-        return None
+                pushed = ConeHandle(cone, h.maxrec, narrowed=True)
+                return Applied(pushed, tuple(conjuncts), guaranteed=False)
+        if h.narrowed:
+            return None
+        return Applied(
+            ConeHandle(None, h.maxrec, narrowed=True), tuple(conjuncts), guaranteed=False
+        )
 
     def apply_projection(self, h: ConeHandle, columns: Sequence[str]) -> Applied[ConeHandle] | None:
         """SCS returns whole rows: nothing to push."""

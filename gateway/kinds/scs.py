@@ -10,6 +10,7 @@ Only a cone is pushed (:class:`planners.scs.ScsPlanner`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -45,10 +46,22 @@ def _modern(column: ColumnMeta) -> ColumnMeta:
     return column if ucd is None else replace(column, ucd=ucd)
 
 
-def _position(columns: tuple[ColumnMeta, ...], ucd: str, url: str) -> str:
-    found = [c.name for c in columns if (c.ucd or "").lower() == ucd]
+def position_column(columns: Sequence[ColumnMeta], ucd: str, url: str, utype: str = "") -> str:
+    """The first column with the UCD ``ucd`` (or whose utype ends with ``utype``).
+
+    Raises
+    ------
+    ValueError
+        When there is none: cones cannot be pushed.
+    """
+    found = [
+        c.name
+        for c in columns
+        if (c.ucd or "").lower() == ucd
+        or (utype and (c.utype or "").lower().endswith(utype.lower()))
+    ]
     if not found:
-        msg = f"{url}: the cone search answer has no column with UCD {ucd}"
+        msg = f"{url}: the service's answer has no position column with UCD {ucd}"
         raise ValueError(msg)
     return found[0]
 
@@ -72,8 +85,8 @@ class ScsKind(BackendKind):
             url=config.url,
             table=table,
             catalog_columns=tuple(column_info(c) for c in columns),
-            ra_column=_position(columns, "pos.eq.ra;meta.main", config.url),
-            dec_column=_position(columns, "pos.eq.dec;meta.main", config.url),
+            ra_column=position_column(columns, "pos.eq.ra;meta.main", config.url),
+            dec_column=position_column(columns, "pos.eq.dec;meta.main", config.url),
         )
         meta = TableMeta(config.name, planner.table_name, "Simple Cone Search", columns)
         return KindLoad((meta,), f"{len(columns)} columns from the metadata query", planner)

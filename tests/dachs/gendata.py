@@ -12,6 +12,9 @@ Files written into the directory given as the first argument:
     fields (listed in ``FIELDS``), the rest anywhere on the sky.
 ``fields.csv``
     One row per field: name, centre and radius.
+``spectra.csv``
+    ``N_SPECTRA`` spectra (metadata only, for the SSAP service): name, position (in the
+    fields), observation date (MJD) and wavelength range (metres).
 """
 
 from __future__ import annotations
@@ -72,6 +75,23 @@ def main(out: Path, n_stars: int) -> None:
     (out / "stars.csv").write_text("\n".join(lines) + "\n")
     rows = ["name,ra,dec,radius"] + [f"{n},{ra},{dec},{r}" for n, ra, dec, r in FIELDS]
     (out / "fields.csv").write_text("\n".join(rows) + "\n")
+    (out / "spectra.csv").write_text(spectra(rng))
+
+
+N_SPECTRA = 120
+
+
+def spectra(rng: random.Random) -> str:
+    """Spectrum metadata in the fields: name, ra, dec, mjd, wavelength range (m)."""
+    lines = ["name,ra,dec,mjd,wmin,wmax"]
+    for i in range(N_SPECTRA):
+        _name, ra0, dec0, radius = FIELDS[i % len(FIELDS)]
+        ra, dec = point_in_cap(rng, ra0, dec0, radius)
+        mjd = 55000.0 + 3000.0 * rng.random()
+        wmin = (3.5 + 2.0 * rng.random()) * 1e-7
+        wmax = wmin + (1.0 + 3.0 * rng.random()) * 1e-7
+        lines.append(f"spec{i:04d},{ra:.8f},{dec:.8f},{mjd:.5f},{wmin:.6e},{wmax:.6e}")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

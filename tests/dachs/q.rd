@@ -77,4 +77,53 @@
     </scsCore>
     <publish render="scs.xml" sets="local"/>
   </service>
+
+  <!-- Spectra for the SSAP service (metadata only: the accrefs name no real files) -->
+  <table id="spectra" onDisk="True" adql="True">
+    <meta name="description">Synthetic spectrum metadata (deterministic).</meta>
+    <mixin fluxUnit="erg/(s.cm**2.Angstrom)" spectralUnit="m" fluxCalibration="UNCALIBRATED"
+      >//ssap#hcd</mixin>
+  </table>
+
+  <data id="import_spectra">
+    <sources>data/spectra.csv</sources>
+    <csvGrammar>
+      <rowfilter procDef="//products#define">
+        <bind key="table">"fedtest.spectra"</bind>
+        <bind key="accref">"fedtest/spectra/"+@name</bind>
+        <bind key="path">"fedtest/data/spectra.csv"</bind>
+        <bind key="fsize">1000</bind>
+        <bind key="mime">"application/x-votable+xml"</bind>
+      </rowfilter>
+    </csvGrammar>
+    <make table="spectra">
+      <rowmaker idmaps="*">
+        <apply procDef="//ssap#setMeta">
+          <bind key="pubDID">"ivo://adqlgw.test/fedtest?"+@name</bind>
+          <bind key="dstitle">"Synthetic spectrum "+@name</bind>
+          <bind key="targname">@name</bind>
+          <bind key="alpha">float(@ra)</bind>
+          <bind key="delta">float(@dec)</bind>
+          <bind key="dateObs">float(@mjd)</bind>
+          <bind key="specstart">float(@wmin)</bind>
+          <bind key="specend">float(@wmax)</bind>
+          <bind key="length">1000</bind>
+        </apply>
+      </rowmaker>
+    </make>
+  </data>
+
+  <!-- Simple Spectral Access 1.1 over the spectra: the ssap kind is tested against it at
+    /fedtest/q/ssa/ssap.xml -->
+  <service id="ssa" allowed="ssap.xml,form">
+    <meta name="title">adql-gateway test spectra</meta>
+    <meta name="shortName">fedtest ssa</meta>
+    <meta name="ssap.dataSource">survey</meta>
+    <meta name="ssap.creationType">archival</meta>
+    <meta name="ssap.testQuery">MAXREC=1</meta>
+    <ssapCore queriedTable="spectra">
+      <FEED source="//ssap#hcd_condDescs"/>
+    </ssapCore>
+    <publish render="ssap.xml" sets="local"/>
+  </service>
 </resource>

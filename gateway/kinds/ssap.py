@@ -1,0 +1,64 @@
+"""The ``ssap`` kind: an IVOA Simple Spectral Access 1.1 service as ``<backend>.ssa``.
+
+The table's columns are the FIELDs of the service's metadata answer (``FORMAT=METADATA``)
+that carry an SSA utype (``ssa:...``): those are the columns every answer holds (DaCHS adds
+bookkeeping columns to the metadata answer only). The position columns are the ones marked
+``pos.eq.ra;meta.main`` / ``pos.eq.dec;meta.main``, or the scalar halves of the coverage
+location (utype ``...Coverage.Location.Value.C1`` / ``.C2``). Only a cone (``POS``/``SIZE``)
+and ``MAXREC`` are pushed (:class:`planners.ssap.SsapPlanner`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from typing_extensions import override
+
+from gateway.columns import column_info
+from gateway.decode import decode
+from gateway.kinds.registry import BackendKind, KindLoad
+from gateway.kinds.scs import position_column
+from gateway.table_meta import TableMeta
+from planners.base import Capability
+from planners.ssap import SsapPlanner
+
+if TYPE_CHECKING:
+    import httpx
+
+    from gateway.settings import BackendConfig
+
+DEFAULT_TABLE = "ssa"
+
+METADATA_QUERY = (("REQUEST", "queryData"), ("FORMAT", "METADATA"))
+"""SSA 1.1 §8.1.1: the service's answer columns without rows."""
+
+
+class SsapKind(BackendKind):
+    """Simple Spectral Access: POS, SIZE and MAXREC of ``queryData``; a VOTable answer."""
+
+    name = "ssap"
+    capabilities = Capability.FILTER | Capability.CONE | Capability.LIMIT
+    runid_parameter = True
+
+    @override
+    def load(self, client: httpx.Client, config: BackendConfig) -> KindLoad:
+        """The SSA columns of the metadata answer; the planner pushes cones and MAXREC."""
+        assert config.url is not None  # check_config requires a url
+        response = client.get(config.url, params=METADATA_QUERY)
+        response.raise_for_status()
+        fields = decode(response.content, "votable").columns
+        columns = tuple(c for c in fields if (c.utype or "").lower().startswith("ssa:"))
+        if not columns:
+            msg = f"{config.url}: the metadata answer has no FIELD with an SSA utype"
+            raise ValueError(msg)
+        url = config.url
+        planner = SsapPlanner(
+            backend=config.name,
+            url=url,
+            table=config.table_name or DEFAULT_TABLE,
+            catalog_columns=tuple(column_info(c) for c in columns),
+            ra_column=position_column(columns, "pos.eq.ra;meta.main", url, "location.value.c1"),
+            dec_column=position_column(columns, "pos.eq.dec;meta.main", url, "location.value.c2"),
+        )
+        meta = TableMeta(config.name, planner.table_name, "Simple Spectral Access", columns)
+        return KindLoad((meta,), f"{len(columns)} SSA columns from the metadata query", planner)
