@@ -19,20 +19,14 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(config: Path | None) -> object:
-    from gateway.settings import BackendConfig, GatewaySettings, load_settings  # noqa: PLC0415
-    from planners.hsc import DEFAULT_BASE_URL as HSC_URL  # noqa: PLC0415
-    from planners.spectral import DEFAULT_BASE_URL as SPEC_URL  # noqa: PLC0415
+    from gateway.kinds.registry import all_kinds  # noqa: PLC0415
+    from gateway.settings import GatewaySettings, load_settings  # noqa: PLC0415
 
     if config is not None:
         return load_settings(config)
-    return GatewaySettings(
-        backends=[
-            BackendConfig(name="hsc", kind="hsc", url=HSC_URL, timeout_seconds=5),
-            BackendConfig(
-                name="spec", kind="spectral", url=SPEC_URL, context="sdss_dr16", timeout_seconds=5
-            ),
-        ]
-    )
+    # The public services the kinds name (as translate uses), answering quickly or not at all.
+    public = [b for b in (k.public_backend() for k in all_kinds()) if b is not None]
+    return GatewaySettings(backends=[b.model_copy(update={"timeout_seconds": 5}) for b in public])
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from gateway.app import create_app
 from gateway.job_work import make_job_work
+from gateway.kinds.registry import kind_for
 from gateway.local_service import LocalQueryService
 from gateway.log_setup import DEFAULT_LEVEL, configure_logging, uvicorn_log_level
 from gateway.query_service import QueryService
@@ -25,7 +26,7 @@ def query_service_factory(settings: GatewaySettings) -> Callable[[GatewaySetting
     All-local configurations are served by :class:`LocalQueryService`; as soon as one backend
     is remote, the federated service answers (it serves local tables too).
     """
-    if all(b.kind == "local" for b in settings.backends):
+    if not any(kind_for(b.kind).remote for b in settings.backends):
         return LocalQueryService
     from gateway.federated_service import FederatedQueryService  # noqa: PLC0415
 
