@@ -152,7 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         The exit code: 0 on success, 1 on invalid input, 2 on usage errors.
     """
-    missing = load_commands()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # A command this module registers (parse) needs none of the others: skipping their
+    # imports keeps the server's modules out of ``adql-gateway parse`` (0.1 s, not 0.7 s).
+    missing = [] if argv and argv[0] in COMMANDS else load_commands()
     parser = build_parser(missing)
     try:
         args = parser.parse_args(argv)

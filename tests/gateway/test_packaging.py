@@ -60,17 +60,20 @@ CORE_ONLY = textwrap.dedent(
 )
 
 
-def run_core_only(code: str) -> subprocess.CompletedProcess[str]:
-    allowed = {"grammar", "planners", "gateway", "standins"} | _core_import_names()
-    script = CORE_ONLY.format(allowed=sorted(allowed)) + textwrap.dedent(code)
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=120,
         check=False,
     )
+
+
+def run_core_only(code: str) -> subprocess.CompletedProcess[str]:
+    allowed = {"grammar", "planners", "gateway", "standins"} | _core_import_names()
+    return run_python(CORE_ONLY.format(allowed=sorted(allowed)) + textwrap.dedent(code))
 
 
 def test_version_option_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,6 +136,22 @@ def test_parse_command_needs_only_the_core() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "SELECT a FROM t WHERE b > 1\n[]\n"
+
+
+def test_parse_command_leaves_the_server_modules_unloaded_on_a_full_install() -> None:
+    # With everything installed, parse still starts without the server's imports (speed).
+    result = run_python(
+        """
+        import sys
+        from gateway import cli
+        code = cli.main(["parse", "select a from t"])
+        heavy = {"fastapi", "duckdb", "httpx", "pyarrow", "pydantic", "pydantic_settings"}
+        print(sorted(heavy & {m.partition(".")[0] for m in sys.modules}))
+        sys.exit(code)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "SELECT a FROM t\n[]\n"
 
 
 def test_syntax_errors_on_the_core_keep_exit_1() -> None:
