@@ -31,6 +31,8 @@ from gateway.serve import build_app
 from gateway.settings import load_settings
 from tests.live_server import reserve_port, serve_app
 
+pytestmark = pytest.mark.slow  # each test runs the installed script: about 20 s of CPU in all
+
 SCRIPT = Path(sys.executable).with_name("adql-gateway")
 
 
@@ -272,6 +274,7 @@ def served(local_config: Path) -> Iterator[str]:
         yield url + "/tap"
 
 
+@pytest.mark.integration
 def test_cli_and_http_translate_agree(local_config: Path, served: str) -> None:
     """``local_sql`` has one meaning: the CLI prints what ``/translate`` answers."""
     for query in (LOCAL_QUERY, "SELECT COUNT(*) FROM dp1.Object AS o JOIN dp1.Object AS p"):

@@ -108,6 +108,7 @@ def engine(polygons: list[list[float]]) -> LocalEngine:
     return eng
 
 
+@pytest.mark.slow
 def test_points_match_spherical_geometry(engine: LocalEngine, polygons: list[list[float]]) -> None:
     gen = np.random.default_rng(5)
     for pid in range(0, len(polygons), 6):
@@ -125,6 +126,7 @@ def test_points_match_spherical_geometry(engine: LocalEngine, polygons: list[lis
             assert _rows(engine, adql) == [{"c": int(oracle.contains_radec(ra, dec))}], (ra, dec)
 
 
+@pytest.mark.slow
 def test_vertices_and_edges_are_inside_whatever_else_is_filtered(
     engine: LocalEngine, polygons: list[list[float]]
 ) -> None:
@@ -205,6 +207,7 @@ def test_circles_and_polygons_match_sampled_boundaries(
     assert all(no and yes for no, yes in checked.values()), checked
 
 
+@pytest.mark.slow
 def test_polygon_pairs_match_spherical_geometry(
     engine: LocalEngine, polygons: list[list[float]]
 ) -> None:

@@ -209,12 +209,14 @@ def _sync_rows(base: str, adql: str) -> list[Row]:
     return [tuple(None if np.ma.is_masked(v) else v.item() for v in record) for record in table]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("adql", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_federated_joins_match_numpy(federation: str, adql: str, expected: list[Row]) -> None:
     names = {"a": "loc.a", "b": "r.b", "c": "r.c", "e": "r.e"}
     assert _sorted(_sync_rows(federation, adql.format(**names))) == _sorted(expected)
 
 
+@pytest.mark.integration
 def test_a_join_without_specification_goes_to_the_tap_backend_with_on_1_1(federation: str) -> None:
     query = "SELECT b.k, c.w FROM r.b AS b JOIN r.c AS c"
     answer = httpx.post(federation + "/translate", data={"QUERY": query}, timeout=30).json()
@@ -225,6 +227,7 @@ def test_a_join_without_specification_goes_to_the_tap_backend_with_on_1_1(federa
     assert "JOIN r.c AS c ON 1 = 1" in sent
 
 
+@pytest.mark.integration
 def test_explain_gives_the_engine_query_as_adql_and_as_sql(federation: str) -> None:
     query = "SELECT a.id, b.k FROM loc.a AS a LEFT JOIN r.b AS b WHERE a.id > 2"
     explained = httpx.post(federation + "/explain", data={"QUERY": query}, timeout=30).json()

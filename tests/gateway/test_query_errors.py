@@ -29,6 +29,8 @@ from tests.gateway.conftest import (
     wait_terminal,
 )
 
+pytestmark = pytest.mark.integration
+
 VOTABLE = "application/x-votable+xml"
 FOLLOW_UP = "SELECT TOP 3 id FROM demo.stars ORDER BY id"
 

@@ -395,6 +395,7 @@ def run_stilts(*args: str) -> str:
     return str(report)
 
 
+@pytest.mark.interop
 @needs_stilts
 @pytest.mark.parametrize("serialization", ["binary2", "tabledata"])
 def test_stilts_votlint_accepts_our_documents(tmp_path: Path, serialization):
@@ -420,6 +421,7 @@ def test_stilts_votlint_accepts_our_documents(tmp_path: Path, serialization):
         assert "WARNING" not in report, (name, report)
 
 
+@pytest.mark.interop
 @needs_stilts
 @pytest.mark.parametrize("serialization", ["binary2", "tabledata"])
 def test_stilts_reads_every_cell(tmp_path: Path, serialization):

@@ -298,6 +298,7 @@ def test_corpus_round_trip(text: str | None) -> None:
     assert to_adql(parse(printed)) == printed
 
 
+@pytest.mark.slow
 @settings(
     max_examples=300,
     deadline=None,

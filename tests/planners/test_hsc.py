@@ -19,6 +19,7 @@ def params(text: str) -> list[tuple[str, str]]:
     return list(request.params)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_shipped_metadata_equals_the_stand_in(name: str, hsc_url: str) -> None:
     table = TABLES[name]

@@ -28,6 +28,8 @@ from planners.spectral import ALL_ROWS, SpectralPlanner
 from standins.data import DemoData
 from tests.planners.soundness import check, fetch
 
+pytestmark = pytest.mark.integration
+
 Floats = npt.NDArray[np.float64]
 RA0, DEC0 = 53.2, -28.1
 

@@ -27,6 +27,8 @@ from standins.hsc_schema import TABLES
 from tests.live_server import serve_app
 from tests.planners.soundness import check, cone_forms
 
+pytestmark = pytest.mark.integration
+
 CENTRES = ((0.2, 10.0), (359.7, 10.2), (120.0, 89.6), (53.2, -28.1))
 TARGETS = ("SMC-FIELD", "ECDFS", "POLE_A", "Wrap%Field")
 

@@ -20,6 +20,8 @@ from planners.spectral import SpectralPlanner
 from standins.data import DemoData
 from tests.planners.soundness import check, cone_forms
 
+pytestmark = pytest.mark.integration
+
 CENTRES = ((53.2, -28.1), (30.0, 0.5), (0.1, 0.2), (359.9, 10.0))
 
 

@@ -76,6 +76,7 @@ def test_reverse_mapping_round_trip() -> None:
     assert cond == "q3c_radial_query(ra,dec,30.0,1.0,0.05) AND z > 0.2 order by z limit 4"
 
 
+@pytest.mark.integration
 def test_spectra_requests_against_the_stand_in(spectral_url: str) -> None:
     planner = SpectralPlanner(base_url=spectral_url)
     (request,) = negotiate(

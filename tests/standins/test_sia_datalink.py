@@ -19,6 +19,8 @@ from standins.data import DemoData
 from standins.sia import create_sia_app
 from tests.live_server import serve_app
 
+pytestmark = [pytest.mark.integration, pytest.mark.interop]
+
 ECDFS = (53.2, -28.1)
 
 

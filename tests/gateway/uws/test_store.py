@@ -21,7 +21,7 @@ from gateway.jobs import (
 )
 from gateway.uws.store import SqlJobStore
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -24,7 +24,7 @@ from gateway.uws.results import ResultStore
 from gateway.uws.store import SqlJobStore
 from gateway.uws.worker import build_worker, close_worker
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 REDIS_URL = os.environ.get("ADQLGW_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
