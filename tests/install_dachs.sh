@@ -153,6 +153,15 @@ mkdir -p "$RES/data"
 install -m 644 "$RES_SRC/q.rd" "$RES/q.rd"
 /usr/bin/python3 "$RES_SRC/gendata.py" "$RES/data"
 chown -R dachsroot:gavo "$RES"
+# fedtest.images is published to ivoa.obscore (DaCHS's sitewide SIAv2 service reads it): the
+# obscore table must exist first, once.
+OBSCORE=$(as_dachsroot "psql -qtAc \"select count(*) from tap_schema.tables where table_name = 'ivoa.obscore'\" gavo" 2>/dev/null || echo 0)
+if [ "$OBSCORE" != 1 ]; then
+  log "dachs imp //obscore"
+  as_dachsroot "dachs imp //obscore" >/tmp/install_dachs-obscore.log 2>&1 \
+    || { cat /tmp/install_dachs-obscore.log >&2; exit 1; }
+  RESTART=1
+fi
 STAMP=/var/gavo/state/adqlgw-fedtest.md5
 DIGEST=$(cat "$RES/q.rd" "$RES"/data/*.csv | md5sum | cut -d' ' -f1)
 PUBLISHED=$(as_dachsroot "psql -qtAc \"select count(*) from tap_schema.tables where table_name in ('fedtest.stars', 'fedtest.fields')\" gavo" 2>/dev/null || echo 0)

@@ -12,6 +12,9 @@ Files written into the directory given as the first argument:
     fields (listed in ``FIELDS``), the rest anywhere on the sky.
 ``fields.csv``
     One row per field: name, centre and radius.
+``images.csv``
+    ``N_IMAGES`` image footprints (for the SIAv2 service): name, FITS WCS keys of a small
+    tangent-plane image in a field, observation date (MJD) and band (metres).
 ``spectra.csv``
     ``N_SPECTRA`` spectra (metadata only, for the SSAP service): name, position (in the
     fields), observation date (MJD) and wavelength range (metres).
@@ -76,6 +79,30 @@ def main(out: Path, n_stars: int) -> None:
     rows = ["name,ra,dec,radius"] + [f"{n},{ra},{dec},{r}" for n, ra, dec, r in FIELDS]
     (out / "fields.csv").write_text("\n".join(rows) + "\n")
     (out / "spectra.csv").write_text(spectra(rng))
+    (out / "images.csv").write_text(images(rng))
+
+
+N_IMAGES = 40
+IMAGE_PIXELS = 360
+PIXEL_DEG = 0.1 / IMAGE_PIXELS
+
+
+def images(rng: random.Random) -> str:
+    """Image WCS headers in the fields: 0.1 x 0.1 deg TAN images, a date and a band."""
+    header = "name,NAXIS,NAXIS1,NAXIS2,CTYPE1,CTYPE2,CRVAL1,CRVAL2,CRPIX1,CRPIX2,CDELT1,CDELT2"
+    lines = [header + ",mjd,wmin,wmax"]
+    half = IMAGE_PIXELS / 2 + 0.5
+    for i in range(N_IMAGES):
+        _name, ra0, dec0, radius = FIELDS[i % len(FIELDS)]
+        ra, dec = point_in_cap(rng, ra0, dec0, radius)
+        mjd = 55000.0 + 3000.0 * rng.random()
+        wmin = (4.0 + 4.0 * rng.random()) * 1e-7
+        lines.append(
+            f"img{i:04d},2,{IMAGE_PIXELS},{IMAGE_PIXELS},RA---TAN,DEC--TAN,{ra:.8f},{dec:.8f},"
+            f"{half},{half},{-PIXEL_DEG:.10e},{PIXEL_DEG:.10e},{mjd:.5f},{wmin:.6e},"
+            f"{wmin + 1.5e-7:.6e}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 N_SPECTRA = 120

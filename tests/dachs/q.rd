@@ -126,4 +126,57 @@
     </ssapCore>
     <publish render="ssap.xml" sets="local"/>
   </service>
+
+  <!-- Images for SIAv2 (metadata only): the WCS keys come from images.csv, DaCHS computes
+    the footprints; published to ivoa.obscore, which DaCHS's sitewide SIAv2 service
+    (/__system__/siap2/sitewide/siap2.xml) queries -->
+  <table id="images" onDisk="True" adql="True">
+    <meta name="description">Synthetic image footprints (deterministic).</meta>
+    <mixin>//siap#pgs</mixin>
+    <mixin
+      calibLevel="2"
+      collectionName="'fedtest'"
+      facilityName="'adqlgw test'"
+      targetName="imageTitle"
+      expTime="60"
+      >//obscore#publishSIAP</mixin>
+  </table>
+
+  <data id="import_images">
+    <sources>data/images.csv</sources>
+    <csvGrammar>
+      <rowfilter procDef="//products#define">
+        <bind key="table">"fedtest.images"</bind>
+        <bind key="accref">"fedtest/images/"+@name</bind>
+        <bind key="path">"fedtest/data/images.csv"</bind>
+        <bind key="fsize">1000</bind>
+        <bind key="mime">"image/fits"</bind>
+      </rowfilter>
+    </csvGrammar>
+    <make table="images">
+      <!-- no idmaps: the procs below fill the row itself, and idmaps would overwrite it -->
+      <rowmaker>
+        <!-- the CSV grammar gives strings; the WCS code wants numbers -->
+        <apply name="numericWCS">
+          <code>
+            for key in ["NAXIS", "NAXIS1", "NAXIS2"]:
+              vars[key] = int(vars[key])
+            for key in ["CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CDELT1", "CDELT2"]:
+              vars[key] = float(vars[key])
+          </code>
+        </apply>
+        <apply procDef="//siap#computePGS"/>
+        <apply procDef="//siap#setMeta">
+          <bind key="title">"Synthetic image "+@name</bind>
+          <bind key="instrument">"adqlgw test camera"</bind>
+          <bind key="dateObs">float(@mjd)</bind>
+          <bind key="bandpassId">"V"</bind>
+          <bind key="bandpassLo">float(@wmin)</bind>
+          <bind key="bandpassHi">float(@wmax)</bind>
+          <bind key="bandpassRefval">(float(@wmin)+float(@wmax))/2</bind>
+          <bind key="bandpassUnit">"m"</bind>
+        </apply>
+      </rowmaker>
+    </make>
+  </data>
 </resource>
