@@ -236,13 +236,14 @@ class FederatedQueryService:
         """Plan, fetch, and run the local query; blocking (call from a worker thread)."""
         plan = self.plan(query, uploads=uploads, options=options)
         tables = {name.lower(): _with_metadata(up) for name, up in uploads.items()}
-        execution = self._fetch(plan, tables, options, cancellation, failed={})
+        raw = {name.lower(): up.raw for name, up in uploads.items() if up.raw is not None}
+        execution = self._fetch(plan, tables, options, cancellation, {}, raw=raw)
         if plan.fragment is not None and execution.failed:
             # The only backend failed and PARTIAL was asked: answer the federated form of the
             # query over empty tables, which gives the right columns and no rows.
             plan = self.plan(query, uploads=uploads, options=options, federate=True)
             first = execution
-            execution = self._fetch(plan, tables, options, cancellation, first.failed)
+            execution = self._fetch(plan, tables, options, cancellation, first.failed, raw=raw)
             # The second run skips the failed backend; its BACKEND_ERROR INFO is the first's.
             execution.infos[:0] = [info for info in first.infos if info[0] == "BACKEND_ERROR"]
         engine = self._engine(plan, execution)
@@ -274,6 +275,8 @@ class FederatedQueryService:
         options: RunOptions,
         cancellation: Cancellation | None,
         failed: Mapping[str, str],
+        *,
+        raw: Mapping[str, bytes],
     ) -> Execution:
         runner = PlanRunner(
             self._executor,
@@ -284,6 +287,7 @@ class FederatedQueryService:
             authorization=options.authorization,
             local_files={name: table.path for name, table in self._local_files.items()},
             progress=options.progress,
+            raw_uploads=raw,
         )
         runner.result.failed.update(failed)
         if not plan.fragments and not any(s.ref.source == "upload" for s in plan.scans):

@@ -112,6 +112,8 @@ class PlanRunner:
     """Data files of ``local`` tables by lower-cased qualified name (outer sides of joins)."""
     progress: Callable[[str, int], None] | None = None
     """Told how many rows each backend sent, as they arrive (async job progress)."""
+    raw_uploads: Mapping[str, bytes] = field(default_factory=dict)
+    """The client's upload documents by lower-cased name, forwarded as received."""
     result: Execution = field(default_factory=Execution)
 
     async def fetch_fragment(
@@ -181,7 +183,10 @@ class PlanRunner:
         """Fetch every remote part of ``plan``."""
         if plan.fragment is not None:
             names = {u for r in plan.fragment.requests for u in r.uploads}
-            bodies = {name: _votable(uploads[name.lower()]) for name in names}
+            bodies = {
+                name: self.raw_uploads.get(name.lower()) or _votable(uploads[name.lower()])
+                for name in names
+            }
             expected = self._single_expected(plan, plan.fragment)
             fetched = await self.fetch_fragment(plan.fragment, expected, bodies)
             self.result.tables[FRAGMENT_KEY] = fetched

@@ -21,11 +21,17 @@ from gateway.upload_reader import read_votable_upload
 
 @dataclass(frozen=True, slots=True)
 class UploadedTable:
-    """One TAP_UPLOAD table: its column metadata and data."""
+    """One TAP_UPLOAD table: its column metadata and data.
+
+    ``raw`` is the VOTable document as the client sent it: a query that a TAP backend runs
+    whole gets exactly these bytes as its upload (no re-encoding, nothing of the client's
+    metadata lost); None for tables that were not uploaded as a document.
+    """
 
     name: str
     columns: tuple[ColumnMeta, ...]
     table: pa.Table
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,5 +100,5 @@ def load_uploads(
             columns, table = read_votable_upload(data, max_rows=policy.max_rows)
         except ValueError as exc:
             raise UploadError(f"UPLOAD {spec.name}: {exc}") from exc
-        tables[spec.name.lower()] = UploadedTable(spec.name, tuple(columns), table)
+        tables[spec.name.lower()] = UploadedTable(spec.name, tuple(columns), table, data)
     return tables
