@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import warnings
 from typing import Any
 
@@ -199,6 +200,26 @@ def test_each_datatype_alone(spec: dict[str, Any]) -> None:
     """One column at a time: the fixed-width path (matrix slices) for fixed fields."""
     data, flags = astropy_document(40, 7, [spec])
     fast, slow = decode_both(data)
+    assert_same(fast, slow, flags)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_random_field_orders(seed: int) -> None:
+    """Random subsets of the fields in random orders: variable cells first, last, adjacent."""
+    rng = np.random.default_rng(100 + seed)
+    chosen = rng.permutation(len(FIELDS))[: int(rng.integers(1, len(FIELDS) + 1))]
+    specs = [FIELDS[i] for i in chosen]
+    data, flags = astropy_document(int(rng.integers(1, 25)), seed, specs)
+    fast, slow = decode_both(data)
+    assert_same(fast, slow, flags)
+
+
+def test_namespace_prefixed_document() -> None:
+    written, flags = astropy_document(20, 9)
+    data = re.sub(rb"<(/?)([A-Z][A-Z0-9]*)\b", rb"<\1v:\2", written).replace(b"xmlns=", b"xmlns:v=")
+    assert b"<v:BINARY2>" in data
+    fast, slow = decode_both(data)
+    assert fast.table.num_rows == 20
     assert_same(fast, slow, flags)
 
 
