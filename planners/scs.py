@@ -50,12 +50,14 @@ class ConeHandle:
     """What has been pushed to a cone service: at most one cone (None: the whole sky).
 
     ``maxrec`` is a pushed row limit (services that take one); ``narrowed`` records that a
-    conjunct was offered, which rules a limit out (every conjunct stays residual here).
+    conjunct was offered, which rules a limit out (every conjunct stays residual here);
+    ``params`` are further pushed parameters of services that take some (SSA's BAND, TIME).
     """
 
     cone: Cone | None = None
     maxrec: int | None = None
     narrowed: bool = False
+    params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

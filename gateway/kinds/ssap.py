@@ -4,17 +4,19 @@ The table's columns are the FIELDs of the service's metadata answer (``FORMAT=ME
 that carry an SSA utype (``ssa:...``): those are the columns every answer holds (DaCHS adds
 bookkeeping columns to the metadata answer only). The position columns are the ones marked
 ``pos.eq.ra;meta.main`` / ``pos.eq.dec;meta.main``, or the scalar halves of the coverage
-location (utype ``...Coverage.Location.Value.C1`` / ``.C2``). Only a cone (``POS``/``SIZE``)
+location (utype ``...Coverage.Location.Value.C1`` / ``.C2``); the spectral bounds and the
+observation date are found by their SSA utypes. A cone (``POS``/``SIZE``), ``BAND``, ``TIME``
 and ``MAXREC`` are pushed (:class:`planners.ssap.SsapPlanner`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from typing_extensions import override
 
-from gateway.columns import column_info
+from gateway.columns import ColumnMeta, column_info
 from gateway.decode import decode
 from gateway.kinds.registry import BackendKind, KindLoad
 from gateway.kinds.scs import position_column
@@ -33,8 +35,29 @@ METADATA_QUERY = (("REQUEST", "queryData"), ("FORMAT", "METADATA"))
 """SSA 1.1 §8.1.1: the service's answer columns without rows."""
 
 
+_BAND_UTYPES = (
+    "ssa:char.spectralaxis.coverage.bounds.start",
+    "ssa:char.spectralaxis.coverage.bounds.stop",
+)
+_TIME_UTYPE = "ssa:char.timeaxis.coverage.location.value"
+
+
+def _by_utype(columns: Sequence[ColumnMeta], utype: str) -> str | None:
+    """The scalar numeric column with ``utype`` (case-insensitive), if any."""
+    for column in columns:
+        numeric = column.datatype in {"float", "double"} and column.arraysize is None
+        if (column.utype or "").lower() == utype and numeric:
+            return column.name
+    return None
+
+
+def _band_columns(columns: Sequence[ColumnMeta]) -> tuple[str, str] | None:
+    start, stop = (_by_utype(columns, u) for u in _BAND_UTYPES)
+    return None if start is None or stop is None else (start, stop)
+
+
 class SsapKind(BackendKind):
-    """Simple Spectral Access: POS, SIZE and MAXREC of ``queryData``; a VOTable answer."""
+    """Simple Spectral Access: POS, SIZE, BAND, TIME and MAXREC of ``queryData``; VOTable."""
 
     name = "ssap"
     capabilities = Capability.FILTER | Capability.CONE | Capability.LIMIT
@@ -59,6 +82,8 @@ class SsapKind(BackendKind):
             catalog_columns=tuple(column_info(c) for c in columns),
             ra_column=position_column(columns, "pos.eq.ra;meta.main", url, "location.value.c1"),
             dec_column=position_column(columns, "pos.eq.dec;meta.main", url, "location.value.c2"),
+            band_columns=_band_columns(columns),
+            time_column=_by_utype(columns, _TIME_UTYPE),
         )
         meta = TableMeta(config.name, planner.table_name, "Simple Spectral Access", columns)
         return KindLoad((meta,), f"{len(columns)} SSA columns from the metadata query", planner)

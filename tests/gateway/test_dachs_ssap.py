@@ -165,3 +165,33 @@ def test_cross_match_with_the_tap_side(
     assert expected, "the oracle found no pair: the test would prove nothing"
     pairs = zip(got.column("sid").to_pylist(), got.column("did").to_pylist(), strict=True)
     assert {(int(a), index[b]) for a, b in pairs} == expected
+
+
+@pytest.mark.parametrize(
+    ("where", "pushed"),
+    [
+        ("ssa_specend >= 6e-7 AND ssa_specstart <= 7e-7", "BAND"),
+        ("ssa_dateObs > 56000.5 AND ssa_dateObs <= 57000.25", "TIME"),
+        ("ssa_specstart < 5e-7 AND ssa_dateObs >= 57500", "BAND TIME"),
+    ],
+)
+def test_band_and_time(
+    service: FederatedQueryService, all_spectra: Table, where: str, pushed: str
+) -> None:
+    adql = f"SELECT ssa_pubDID FROM dspec.ssa WHERE {where}"
+    plan = service.plan(parse(adql))
+    assert plan.fragment is not None
+    params = dict(plan.fragment.requests[0].params)
+    assert set(pushed.split()) <= set(params)
+    got, _ = run(service, adql)
+    start = np.asarray(all_spectra["ssa_specstart"], dtype=np.float32)
+    end = np.asarray(all_spectra["ssa_specend"], dtype=np.float32)
+    mjd = np.asarray(all_spectra["ssa_dateObs"], dtype=float)
+    keep = {
+        "BAND": (end >= np.float32(6e-7)) & (start <= np.float32(7e-7)),
+        "TIME": (mjd > 56000.5) & (mjd <= 57000.25),
+        "BAND TIME": (start < np.float32(5e-7)) & (mjd >= 57500),
+    }[pushed]
+    expected = sorted(str(d) for d in np.asarray(all_spectra["ssa_pubDID"])[keep])
+    assert 0 < len(expected) < N_SPECTRA, "the oracle must select some, not all"
+    assert sorted(got.column("ssa_pubDID").to_pylist()) == expected
