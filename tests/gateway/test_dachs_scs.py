@@ -11,31 +11,34 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
 import pyvo
-from astropy.coordinates import angular_separation
 from astropy.table import Table
 
 from gateway.federated_service import FederatedQueryService
-from gateway.settings import BackendConfig, GatewaySettings
+from gateway.settings import BackendConfig
 from grammar import parse
-from tests.gateway.test_dachs_backend import DACHS_URL, _answers, _start_dachs, brute_pairs
+from tests.gateway.dachs_services import (
+    DACHS_ROOT,
+    ensure_dachs,
+    gateway_with,
+    run,
+    within,
+)
+from tests.gateway.test_dachs_backend import brute_pairs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SCS_URL = DACHS_URL.removesuffix("/tap") + "/fedtest/q/cone/scs.xml"
+SCS_URL = DACHS_ROOT + "/fedtest/q/cone/scs.xml"
 CENTRE = (53.2, -28.1)
 
 
 @pytest.fixture(scope="module")
 def scs() -> pyvo.dal.SCSService:
     """DaCHS's cone search through pyvo: the independent side of every comparison."""
-    if not _answers(DACHS_URL):
-        _start_dachs()
+    ensure_dachs()
     return pyvo.dal.SCSService(SCS_URL)
 
 
@@ -50,32 +53,9 @@ def service(
     scs: pyvo.dal.SCSService, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FederatedQueryService]:
     del scs  # DaCHS is up
-    settings = GatewaySettings(
-        data_dir=Path(tmp_path_factory.mktemp("scs-gw")),
-        backends=[
-            BackendConfig(name="dcone", kind="scs", url=SCS_URL, timeout_seconds=60),
-            BackendConfig(name="dachs", kind="tap", url=DACHS_URL, timeout_seconds=60),
-        ],
-    )
-    svc = FederatedQueryService(settings)
-    yield svc
-    svc.close()
-
-
-def run(svc: FederatedQueryService, adql: str) -> tuple[pa.Table, list[tuple[str, str, str]]]:
-    result = svc.run(parse(adql), uploads={}, maxrec=1_000_000)
-    batches = list(result.batches)
-    return (pa.Table.from_batches(batches) if batches else pa.table({})), list(result.infos)
-
-
-def within(table: Table, ra: float, dec: float, radius: float) -> np.ndarray:
-    sep = angular_separation(
-        np.radians(np.asarray(table["ra"], dtype=float)),
-        np.radians(np.asarray(table["dec"], dtype=float)),
-        np.radians(ra),
-        np.radians(dec),
-    )
-    return np.asarray(np.degrees(sep) <= radius)
+    backend = BackendConfig(name="dcone", kind="scs", url=SCS_URL, timeout_seconds=60)
+    with gateway_with(backend, tmp_path_factory.mktemp("scs-gw")) as svc:
+        yield svc
 
 
 def test_catalogue_has_the_answer_columns(
@@ -107,7 +87,7 @@ def test_cone_with_a_residual_filter(
     assert dict(request.params)["SR"].startswith(str(radius))
     got, _ = run(service, adql)
     direct = cone_direct(scs, ra, dec, radius * 1.01)
-    keep = within(direct, ra, dec, radius) & (np.asarray(direct["gmag"]) < 18)
+    keep = within(direct, ("ra", "dec"), (ra, dec, radius)) & (np.asarray(direct["gmag"]) < 18)
     expected = sorted(str(i) for i in np.asarray(direct["id"])[keep])
     assert expected, "the oracle found nothing: the test would prove nothing"
     assert sorted(got.column("id").to_pylist()) == expected
@@ -126,7 +106,7 @@ def test_cross_match_with_the_tap_side(
     got, infos = run(service, adql)
     assert any(name == "JOIN_STRATEGY" for name, _, _ in infos)
     inner = cone_direct(scs, 150.1, 2.2, 0.3)
-    outer = inner[within(inner, 150.1, 2.2, 0.2)]
+    outer = inner[within(inner, ("ra", "dec"), (150.1, 2.2, 0.2))]
     left = (
         np.asarray(outer["id"]).astype(np.int64),
         np.asarray(outer["ra"], dtype=float),

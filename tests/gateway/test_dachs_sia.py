@@ -12,30 +12,34 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
 import pyvo
-from astropy.coordinates import angular_separation
 from astropy.table import Table
 
 from gateway.federated_service import FederatedQueryService
-from gateway.settings import BackendConfig, GatewaySettings
+from gateway.settings import BackendConfig
 from grammar import parse
-from tests.gateway.test_dachs_backend import DACHS_URL, _answers, _start_dachs, brute_pairs
+from tests.gateway.dachs_services import (
+    COSMOS_STARS,
+    DACHS_ROOT,
+    cosmos_pairs,
+    ensure_dachs,
+    gateway_with,
+    run,
+    within,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SIA_URL = DACHS_URL.removesuffix("/tap") + "/__system__/siap2/sitewide/siap2.xml"
+SIA_URL = DACHS_ROOT + "/__system__/siap2/sitewide/siap2.xml"
 
 
 @pytest.fixture(scope="module")
 def sia() -> pyvo.dal.SIA2Service:
     """DaCHS's SIAv2 service through pyvo: the independent side of every comparison."""
-    if not _answers(DACHS_URL):
-        _start_dachs()
+    ensure_dachs()
     return pyvo.dal.SIA2Service(SIA_URL, check_baseurl=False)
 
 
@@ -50,32 +54,9 @@ def service(
     sia: pyvo.dal.SIA2Service, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FederatedQueryService]:
     del sia  # DaCHS is up
-    settings = GatewaySettings(
-        data_dir=Path(tmp_path_factory.mktemp("sia-gw")),
-        backends=[
-            BackendConfig(name="dsia", kind="sia", url=SIA_URL, timeout_seconds=60),
-            BackendConfig(name="dachs", kind="tap", url=DACHS_URL, timeout_seconds=60),
-        ],
-    )
-    svc = FederatedQueryService(settings)
-    yield svc
-    svc.close()
-
-
-def run(svc: FederatedQueryService, adql: str) -> tuple[pa.Table, list[tuple[str, str, str]]]:
-    result = svc.run(parse(adql), uploads={}, maxrec=1_000_000)
-    batches = list(result.batches)
-    return (pa.Table.from_batches(batches) if batches else pa.table({})), list(result.infos)
-
-
-def centres_within(table: Table, ra: float, dec: float, radius: float) -> np.ndarray:
-    sep = angular_separation(
-        np.radians(np.asarray(table["s_ra"], dtype=float)),
-        np.radians(np.asarray(table["s_dec"], dtype=float)),
-        np.radians(ra),
-        np.radians(dec),
-    )
-    return np.asarray(np.degrees(sep) <= radius)
+    backend = BackendConfig(name="dsia", kind="sia", url=SIA_URL, timeout_seconds=60)
+    with gateway_with(backend, tmp_path_factory.mktemp("sia-gw")) as svc:
+        yield svc
 
 
 @pytest.mark.parametrize(("ra", "dec", "radius"), [(53.2, -28.1, 0.6), (359.9, 1.0, 0.5)])
@@ -93,7 +74,9 @@ def test_cone_and_band(
     assert [float(v) for v in params["POS"].split()[1:]] == [ra, dec, radius]
     got, _ = run(service, adql)
     direct = search(sia, ra, dec, radius)
-    keep = centres_within(direct, ra, dec, radius) & (np.asarray(direct["em_min"]) < 6e-7)
+    keep = within(direct, ("s_ra", "s_dec"), (ra, dec, radius)) & (
+        np.asarray(direct["em_min"]) < 6e-7
+    )
     expected = sorted(str(d) for d in np.asarray(direct["obs_publisher_did"])[keep])
     assert expected, "the oracle found nothing: the test would prove nothing"
     assert sorted(got.column("obs_publisher_did").to_pylist()) == expected
@@ -108,36 +91,13 @@ def test_cross_match_with_the_tap_side(
         "SELECT s.id AS sid, c.obs_publisher_did AS did FROM fedtest.stars AS s "
         "JOIN dsia.obscore AS c "
         f"ON 1 = CONTAINS(POINT('ICRS', s.ra, s.dec), CIRCLE('ICRS', c.s_ra, c.s_dec, {radius})) "
-        "WHERE 1 = CONTAINS(POINT('ICRS', s.ra, s.dec), CIRCLE('ICRS', 150.1, 2.2, 0.5))"
+        f"WHERE {COSMOS_STARS}"
     )
     got, infos = run(service, adql)
     assert any(name == "JOIN_STRATEGY" for name, _, _ in infos)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        stars = (
-            pyvo.dal.TAPService(DACHS_URL)
-            .search(
-                "SELECT id, ra, dec FROM fedtest.stars WHERE "
-                "1 = CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 150.1, 2.2, 0.5))"
-            )
-            .to_table()
-        )
-    images = search(sia, 150.1, 2.2, 1.0)
-    dids = np.asarray(images["obs_publisher_did"]).astype(str)
-    centres = Table(
-        {
-            "id": np.arange(len(dids)),
-            "ra": np.asarray(images["s_ra"], dtype=float),
-            "dec": np.asarray(images["s_dec"], dtype=float),
-        }
+    expected = cosmos_pairs(
+        search(sia, 150.1, 2.2, 1.0), ("obs_publisher_did", "s_ra", "s_dec"), radius
     )
-    left = (
-        np.asarray(stars["id"]).astype(np.int64),
-        np.asarray(stars["ra"], dtype=float),
-        np.asarray(stars["dec"], dtype=float),
-    )
-    expected = brute_pairs(left, centres, radius)
     assert expected, "the oracle found no pair: the test would prove nothing"
-    index = {did: i for i, did in enumerate(dids)}
     pairs = zip(got.column("sid").to_pylist(), got.column("did").to_pylist(), strict=True)
-    assert {(int(a), index[b]) for a, b in pairs} == expected
+    assert {(int(a), b) for a, b in pairs} == expected

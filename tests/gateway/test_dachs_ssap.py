@@ -11,31 +11,35 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
 import pyvo
-from astropy.coordinates import angular_separation
 from astropy.table import Table
 
 from gateway.federated_service import FederatedQueryService
-from gateway.settings import BackendConfig, GatewaySettings
+from gateway.settings import BackendConfig
 from grammar import parse
-from tests.gateway.test_dachs_backend import DACHS_URL, _answers, _start_dachs, brute_pairs
+from tests.gateway.dachs_services import (
+    COSMOS_STARS,
+    DACHS_ROOT,
+    cosmos_pairs,
+    ensure_dachs,
+    gateway_with,
+    run,
+    within,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SSA_URL = DACHS_URL.removesuffix("/tap") + "/fedtest/q/ssa/ssap.xml"
+SSA_URL = DACHS_ROOT + "/fedtest/q/ssa/ssap.xml"
 N_SPECTRA = 120
 
 
 @pytest.fixture(scope="module")
 def ssa() -> pyvo.dal.SSAService:
     """DaCHS's SSA service through pyvo: the independent side of every comparison."""
-    if not _answers(DACHS_URL):
-        _start_dachs()
+    ensure_dachs()
     return pyvo.dal.SSAService(SSA_URL)
 
 
@@ -57,22 +61,9 @@ def service(
     ssa: pyvo.dal.SSAService, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FederatedQueryService]:
     del ssa  # DaCHS is up
-    settings = GatewaySettings(
-        data_dir=Path(tmp_path_factory.mktemp("ssa-gw")),
-        backends=[
-            BackendConfig(name="dspec", kind="ssap", url=SSA_URL, timeout_seconds=60),
-            BackendConfig(name="dachs", kind="tap", url=DACHS_URL, timeout_seconds=60),
-        ],
-    )
-    svc = FederatedQueryService(settings)
-    yield svc
-    svc.close()
-
-
-def run(svc: FederatedQueryService, adql: str) -> tuple[pa.Table, list[tuple[str, str, str]]]:
-    result = svc.run(parse(adql), uploads={}, maxrec=1_000_000)
-    batches = list(result.batches)
-    return (pa.Table.from_batches(batches) if batches else pa.table({})), list(result.infos)
+    backend = BackendConfig(name="dspec", kind="ssap", url=SSA_URL, timeout_seconds=60)
+    with gateway_with(backend, tmp_path_factory.mktemp("ssa-gw")) as svc:
+        yield svc
 
 
 def test_catalogue_has_the_ssa_columns(
@@ -103,15 +94,8 @@ def test_cone(
     [request] = plan.fragment.requests
     assert dict(request.params)["POS"] == f"{ra},{dec}"
     got, _ = run(service, adql)
-    sep = angular_separation(
-        np.radians(np.asarray(all_spectra["location_ra"], dtype=float)),
-        np.radians(np.asarray(all_spectra["location_dec"], dtype=float)),
-        np.radians(ra),
-        np.radians(dec),
-    )
-    expected = sorted(
-        str(d) for d in np.asarray(all_spectra["ssa_pubDID"])[np.degrees(sep) <= radius]
-    )
+    inside = within(all_spectra, ("location_ra", "location_dec"), (ra, dec, radius))
+    expected = sorted(str(d) for d in np.asarray(all_spectra["ssa_pubDID"])[inside])
     assert expected, "the oracle found nothing: the test would prove nothing"
     assert sorted(got.column("ssa_pubDID").to_pylist()) == expected
 
@@ -135,36 +119,14 @@ def test_cross_match_with_the_tap_side(
         "SELECT s.id AS sid, c.ssa_pubDID AS did FROM fedtest.stars AS s JOIN dspec.ssa AS c "
         "ON 1 = CONTAINS(POINT('ICRS', s.ra, s.dec), "
         f"CIRCLE('ICRS', c.location_ra, c.location_dec, {radius})) "
-        "WHERE 1 = CONTAINS(POINT('ICRS', s.ra, s.dec), CIRCLE('ICRS', 150.1, 2.2, 0.5))"
+        f"WHERE {COSMOS_STARS}"
     )
     got, infos = run(service, adql)
     assert any(name == "JOIN_STRATEGY" for name, _, _ in infos)
-    stars = (
-        pyvo.dal.TAPService(DACHS_URL)
-        .search(
-            "SELECT id, ra, dec FROM fedtest.stars WHERE "
-            "1 = CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 150.1, 2.2, 0.5))"
-        )
-        .to_table()
-    )
-    dids = np.asarray(all_spectra["ssa_pubDID"]).astype(str)
-    index = {did: i for i, did in enumerate(dids)}
-    spectra = Table(
-        {
-            "id": np.arange(len(dids)),
-            "ra": np.asarray(all_spectra["location_ra"], dtype=float),
-            "dec": np.asarray(all_spectra["location_dec"], dtype=float),
-        }
-    )
-    left = (
-        np.asarray(stars["id"]).astype(np.int64),
-        np.asarray(stars["ra"], dtype=float),
-        np.asarray(stars["dec"], dtype=float),
-    )
-    expected = brute_pairs(left, spectra, radius)
+    expected = cosmos_pairs(all_spectra, ("ssa_pubDID", "location_ra", "location_dec"), radius)
     assert expected, "the oracle found no pair: the test would prove nothing"
     pairs = zip(got.column("sid").to_pylist(), got.column("did").to_pylist(), strict=True)
-    assert {(int(a), index[b]) for a, b in pairs} == expected
+    assert {(int(a), b) for a, b in pairs} == expected
 
 
 @pytest.mark.parametrize(
