@@ -95,7 +95,9 @@ class SqlJobStore:
         # SQLite has one writer at a time; serialising writes here avoids busy retries and
         # makes MAX(seq) + 1 safe.
         self._write_lock = asyncio.Lock() if not self._postgres else None
-        self._changed = asyncio.Event()
+        # One wake-up per waiting request, by job: a change wakes only the waiters of that
+        # job (one shared event made every waiter re-read its job on any change).
+        self._waiters: dict[str, set[asyncio.Event]] = {}
 
     @classmethod
     async def open(cls, url: str, clock: Callable[[], datetime] = _utcnow) -> SqlJobStore:
@@ -200,23 +202,41 @@ class SqlJobStore:
             return [(r[0], int(r[1])) for r in (await conn.execute(query)).all()]
 
     async def wait_for_change(self, job_id: str, phase: Phase, limit: float | None) -> Job:
-        """Wait until the job leaves ``phase`` or ``limit`` seconds pass (None: forever)."""
+        """Wait until the job leaves ``phase`` or ``limit`` seconds pass (None: forever).
+
+        Changes made through this store wake the wait at once; changes made by other
+        processes are found by polling, at intervals growing to ``_POLL_MAX``.
+        """
         loop = asyncio.get_running_loop()
         deadline = None if limit is None else loop.time() + limit
         interval = _POLL_START
-        while True:
-            job = await self._require(job_id)
-            if job.phase is not phase:
-                return job
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return job
-            self._changed.clear()
-            pause = interval if remaining is None else min(interval, remaining)
-            try:
-                await asyncio.wait_for(self._changed.wait(), pause)
-            except TimeoutError:
-                interval = min(interval * 2, _POLL_MAX)
+        woken = asyncio.Event()
+        self._waiters.setdefault(job_id, set()).add(woken)
+        try:
+            while True:
+                woken.clear()  # before the read, so a change after it is not missed
+                job = await self._require(job_id)
+                if job.phase is not phase:
+                    return job
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    return job
+                pause = interval if remaining is None else min(interval, remaining)
+                try:
+                    await asyncio.wait_for(woken.wait(), pause)
+                except TimeoutError:
+                    interval = min(interval * 2, _POLL_MAX)
+        finally:
+            waiting = self._waiters.get(job_id)
+            if waiting is not None:
+                waiting.discard(woken)
+                if not waiting:
+                    del self._waiters[job_id]
+
+    def _changed(self, job_id: str) -> None:
+        """Wake the requests waiting for a change of this job."""
+        for woken in self._waiters.get(job_id, ()):
+            woken.set()
 
     # -- creating and changing -------------------------------------------------------------
 
@@ -351,7 +371,7 @@ class SqlJobStore:
                         for i, r in enumerate(results)
                     ],
                 )
-        self._changed.set()
+        self._changed(job_id)
         return await self._require(job_id)
 
     async def mark_error(self, job_id: str, message: str, error_type: ErrorType = "fatal") -> Job:
@@ -410,7 +430,7 @@ class SqlJobStore:
             result = await conn.execute(delete(tables.jobs).where(tables.jobs.c.job_id == job_id))
             if result.rowcount == 0:
                 raise UnknownJobError(job_id)
-        self._changed.set()
+        self._changed(job_id)
 
     async def recover_after_restart(self) -> builtins.list[str]:
         """Fail every job left QUEUED or EXECUTING (embedded mode: this process ran them all).
@@ -455,7 +475,7 @@ class SqlJobStore:
             await self._transition_in(
                 conn, job_id=job_id, sources=sources, target=target, action=action, values=values
             )
-        self._changed.set()
+        self._changed(job_id)
         return await self._require(job_id)
 
     async def _transition_in(

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from gateway.jobs import (
     RESTART_MESSAGE,
@@ -333,3 +334,44 @@ async def test_wait_for_change_sees_a_change_made_by_another_instance(job_db_url
     finally:
         await waiter.close()
         await other.close()
+
+
+async def test_a_change_wakes_only_the_waiters_of_that_job(store):
+    """Many clients WAIT on their own jobs while other jobs change: no change may make every
+    waiter read the database again (one wake-up for all is N waiters x M changes reads)."""
+    waited = [await store.create([]) for _ in range(40)]
+    for job in waited:
+        await store.run(job.job_id)
+    busy = [await store.create([]) for _ in range(8)]
+    statements = 0
+
+    def count(*_args: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    waiters = {
+        j.job_id: asyncio.create_task(store.wait_for_change(j.job_id, Phase.QUEUED, limit=60))
+        for j in waited
+    }
+    try:
+        await asyncio.sleep(1.6)  # the waiters' polling slows down to about once a second
+        before = statements
+        for job in busy:  # 24 changes, none to a waited job
+            await store.run(job.job_id)
+            await store.mark_started(job.job_id)
+            await store.mark_completed(job.job_id, [])
+        during = statements - before
+        assert during < 24 * len(waited), f"{during} statements for 24 changes"
+        assert not any(task.done() for task in waiters.values())
+        # A change to a waited job still ends that wait (and only that one).
+        await store.mark_started(waited[0].job_id)
+        changed = await asyncio.wait_for(waiters[waited[0].job_id], 5)
+        assert changed.phase is Phase.EXECUTING
+        await asyncio.sleep(0.1)
+        assert not any(task.done() for task in list(waiters.values())[1:])
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+        for task in waiters.values():
+            task.cancel()
+        await asyncio.gather(*waiters.values(), return_exceptions=True)
