@@ -68,7 +68,11 @@ class HealthProbe:
 async def _probe(client: httpx.AsyncClient, backend: BackendConfig) -> BackendHealth:
     url = backend.url or ""
     try:
-        response = await client.get(url, headers={"User-Agent": "adql-gateway availability"})
+        # httpx replaces a URL's own query with any params given, even none: pass only some.
+        params = kind_for(backend.kind).health_params(backend) or None
+        response = await client.get(
+            url, params=params, headers={"User-Agent": "adql-gateway availability"}
+        )
     except httpx.TimeoutException:
         cause = f"no answer within {client.timeout.read} s"
         return BackendHealth(backend.name, url, up=False, cause=cause)

@@ -120,6 +120,15 @@ class BackendKind(abc.ABC):
         """The public service ``adql-gateway translate`` targets with no configuration."""
         return None
 
+    def health_params(self, config: BackendConfig) -> tuple[tuple[str, str], ...]:
+        """Query parameters of the availability probe, a GET of the backend's ``url``.
+
+        A probe only asks whether the service answers below HTTP 500; kinds whose bare URL
+        is not a valid request give the cheapest one that is.
+        """
+        del config
+        return ()
+
     def planner(self, config: BackendConfig) -> AnyPlanner | None:
         """The planner of ``config`` built without network reads (None: needs its metadata)."""
         del config

@@ -73,6 +73,12 @@ class ScsKind(BackendKind):
     capabilities = Capability.FILTER | Capability.CONE
 
     @override
+    def health_params(self, config: BackendConfig) -> tuple[tuple[str, str], ...]:
+        """The metadata query: valid, and answered without rows."""
+        del config
+        return METADATA_QUERY
+
+    @override
     def load(self, client: httpx.Client, config: BackendConfig) -> KindLoad:
         """The answer's columns from a metadata query; the planner pushes cones."""
         assert config.url is not None  # check_config requires a url

@@ -64,6 +64,12 @@ class SsapKind(BackendKind):
     runid_parameter = True
 
     @override
+    def health_params(self, config: BackendConfig) -> tuple[tuple[str, str], ...]:
+        """The metadata query: valid, and answered without rows."""
+        del config
+        return METADATA_QUERY
+
+    @override
     def load(self, client: httpx.Client, config: BackendConfig) -> KindLoad:
         """The SSA columns of the metadata answer; the planner pushes cones and MAXREC."""
         assert config.url is not None  # check_config requires a url

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import pyvo
@@ -77,3 +78,10 @@ def test_cone_and_spectra_through_tap(gateway: pyvo.dal.TAPService) -> None:
     assert len(dids) > 0
     assert sorted(str(i) for i in stars["id"]) == sorted(str(i) for i in star_ids)
     assert sorted(str(d) for d in spectra["ssa_pubDID"]) == sorted(str(d) for d in dids)
+
+
+def test_availability_probes_the_services(gateway: pyvo.dal.TAPService) -> None:
+    answer = httpx.get(f"{gateway.baseurl}/availability", timeout=30)
+    assert answer.status_code == 200
+    assert "<vosi:available>true</vosi:available>" in answer.text
+    assert "every backend answers" in answer.text
