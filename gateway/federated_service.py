@@ -26,7 +26,13 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from gateway.arrow_types import coerce_array, column_meta_from_arrow, field_metadata
+from gateway.arrow_types import (
+    UnsupportedTypeError,
+    arrow_type_from_meta,
+    coerce_array,
+    column_meta_from_arrow,
+    field_metadata,
+)
 from gateway.cancellation import Cancellation
 from gateway.catalog import FederatedCatalog
 from gateway.catalog_sources import column_info
@@ -376,11 +382,17 @@ def declared_table(
     Columns the catalogue does not know keep what the backend said.
     """
     by_name = {c.name.lower(): c for c in (*fetched, *declared)}
-    arrays: list[pa.Array] = []
+    arrays: list[pa.Array | pa.ChunkedArray] = []
     metas: list[ColumnMeta] = []
     for field, column in zip(table.schema, table.columns, strict=True):
         meta = by_name.get(field.name.lower()) or column_meta_from_arrow(field)
         meta = replace(meta, name=field.name)
+        if column.type == _declared_type(meta):
+            # Already the declared type: keep the chunks (a 764,000-row CSV answer arrives in
+            # many), as coercion would copy the whole column into one array.
+            arrays.append(column)
+            metas.append(meta)
+            continue
         try:
             array = coerce_array(column, meta)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
@@ -388,6 +400,13 @@ def declared_table(
         arrays.append(array)
         metas.append(meta)
     return pa.Table.from_arrays(arrays, names=table.column_names), metas
+
+
+def _declared_type(meta: ColumnMeta) -> pa.DataType | None:
+    try:
+        return arrow_type_from_meta(meta)
+    except UnsupportedTypeError:
+        return None
 
 
 def _discard(value: object) -> None:

@@ -22,9 +22,10 @@ from typing_extensions import override
 
 from gateway.arrow_types import column_meta_from_arrow
 from gateway.cancellation import Cancellation
+from gateway.columns import ColumnMeta
 from gateway.errors import BackendError, ResourceLimitError
 from gateway.explain import explain_plan
-from gateway.federated_service import FederatedQueryService
+from gateway.federated_service import FederatedQueryService, declared_table
 from gateway.federation import Plan
 from gateway.federation_xmatch import FederationOptions
 from gateway.run_options import RunOptions
@@ -424,3 +425,20 @@ def test_cone_only_inner_strategy_follows_density(
     assert wanted
     assert found == wanted
     assert got.num_rows == len(wanted)
+
+
+def test_declared_table_keeps_chunks_of_the_declared_type() -> None:
+    """Fetched rows already of the catalogue's type are not copied (a big answer is chunked)."""
+    parts = [
+        pa.table({"a": pa.array([1, 2], pa.int64())}),
+        pa.table({"a": pa.array([3], pa.int64())}),
+    ]
+    table = pa.concat_tables(parts)
+    kept, _ = declared_table(table, (), (ColumnMeta("a", "long"),))
+    assert kept.column("a").num_chunks == 2
+    for got, given in zip(kept.column("a").chunks, table.column("a").chunks, strict=True):
+        assert got.buffers()[1].address == given.buffers()[1].address
+    cast, metas = declared_table(table, (), (ColumnMeta("a", "int"),))
+    assert cast.column("a").type == pa.int32()
+    assert cast.column("a").to_pylist() == [1, 2, 3]
+    assert metas[0].datatype == "int"
