@@ -83,3 +83,17 @@ def test_a_plugin_kind_is_served_without_other_changes(tmp_path: Path) -> None:
         assert (request.url, dict(request.params)["RA"]) == ("http://127.0.0.1:1/cone", "10.0")
     finally:
         service.close()
+
+
+def test_planners_take_no_more_than_their_kind_declares() -> None:
+    """A kind's declared flags bound its planners' (a TAP service may lack uploads)."""
+    checked = 0
+    for kind in (k for k in all_kinds() if k.remote):
+        public = kind.public_backend()
+        config = public or BackendConfig(name="b", kind=kind.name, url="http://127.0.0.1:1/x")
+        planner = kind.planner(config)
+        if planner is not None:
+            assert planner.capabilities & ~kind.capabilities == Capability.NONE, kind.name
+            assert planner.kind == kind.name
+            checked += 1
+    assert checked >= 3  # hsc, sia, spectral build planners without the service
