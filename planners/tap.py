@@ -274,7 +274,7 @@ class TapPlanner:
         params = [("REQUEST", "doQuery"), ("LANG", "ADQL"), ("QUERY", to_adql(query))]
         if maxrec is not None:
             params.append(("MAXREC", str(maxrec)))
-        fmt = self.response_format or self.features.response_format or "votable"
+        fmt = self._format(h)
         params.append(("RESPONSEFORMAT", fmt))
         if self.runid:
             params.append(("RUNID", self.runid))
@@ -284,6 +284,21 @@ class TapPlanner:
         url = self.url.rstrip("/") + "/sync"
         request = BackendRequest("POST", url, tuple(params), response_format=fmt, uploads=uploads)
         return (request,)
+
+    def _format(self, h: TapHandle) -> str:
+        """The RESPONSEFORMAT of one request: the configured or negotiated one, else votable.
+
+        A whole query's output columns (expressions, joins) are not in the catalogue, so a CSV
+        answer would leave their types to guessing ("007" read as 7): those go as VOTable.
+        """
+        if self.response_format:
+            return self.response_format
+        negotiated = self.features.response_format
+        if negotiated is None:
+            return "votable"
+        if h.query is not None and negotiated.split(";", 1)[0].strip().lower() == "text/csv":
+            return "votable"
+        return negotiated
 
     # ------------------------------------------------------------------ whole queries
 

@@ -2,8 +2,9 @@
 
 The backend is a real HTTP server on 127.0.0.1 that speaks just enough TAP (VOSI tables and
 capabilities, ``/sync`` with multipart uploads) and records what it receives; its capabilities
-declare CSV and TABLEDATA only, so the gateway must ask for CSV. The gateway is a real
-uvicorn server too, queried over HTTP as a client would.
+declare CSV and TABLEDATA only. The gateway must ask for CSV where the catalogue gives the
+column types (a scan of a federated query), and for VOTable where it does not (a query the
+backend runs whole). The gateway is a real uvicorn server too, queried over HTTP.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.serve import build_app
-from gateway.settings import BackendConfig, GatewaySettings
+from gateway.settings import BackendConfig, GatewaySettings, LocalTable
 from gateway.vosi import OutputFormat, ServiceLimits, capabilities_xml
 from tests.live_server import reserve_port, serve_app
 
@@ -50,6 +53,14 @@ UPLOAD = """<?xml version="1.0" encoding="utf-8"?>
 <TR><TD>3</TD><TD></TD></TR>
 </TABLEDATA></DATA></TABLE></RESOURCE></VOTABLE>
 """.encode()
+
+
+VOTABLE_ANSWER = b"""<?xml version="1.0"?>
+<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3">
+<RESOURCE type="results"><INFO name="QUERY_STATUS" value="OK"/><TABLE>
+<FIELD name="id" datatype="int"/><FIELD name="label" datatype="char" arraysize="*"/>
+<DATA><TABLEDATA><TR><TD>2</TD><TD>007</TD></TR><TR><TD>3</TD><TD>three</TD></TR></TABLEDATA>
+</DATA></TABLE></RESOURCE></VOTABLE>"""
 
 
 class Recorder:
@@ -83,7 +94,10 @@ class Recorder:
             for key, value in form.multi_items():
                 seen[key] = await value.read() if hasattr(value, "read") else value
         self.requests.append(seen)
-        return Response("id,label\n2,two\n3,three\n", media_type="text/csv")
+        if seen["RESPONSEFORMAT"] == "votable":
+            return Response(VOTABLE_ANSWER, media_type="application/x-votable+xml")
+        # "007" stays text only if the gateway reads CSV with the catalogue's types.
+        return Response("id,label\n2,007\n3,three\n", media_type="text/csv")
 
     def app(self) -> Starlette:
         return Starlette(
@@ -102,10 +116,19 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Re
     recorder = Recorder(backend_url)
     gateway_sock = reserve_port()
     base = f"http://127.0.0.1:{gateway_sock.getsockname()[1]}/tap"
+    work = Path(tmp_path_factory.mktemp("forward"))
+    pq.write_table(
+        pa.table({"id": pa.array([2, 3, 4], pa.int32()), "x": [0.5, 1.5, 2.5]}), work / "l.parquet"
+    )
     settings = GatewaySettings(
         base_url=base,
-        data_dir=Path(tmp_path_factory.mktemp("forward")),
-        backends=[BackendConfig(name="rec", kind="tap", url=backend_url)],
+        data_dir=work / "jobs",
+        backends=[
+            BackendConfig(name="rec", kind="tap", url=backend_url),
+            BackendConfig(
+                name="loc", kind="local", tables=[LocalTable(name="loc.l", path=work / "l.parquet")]
+            ),
+        ],
     )
     with serve_app(recorder.app(), sock=backend_sock):
         app = build_app(settings)
@@ -113,21 +136,36 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Re
             yield base, recorder
 
 
-def test_upload_is_forwarded_as_received_and_csv_is_negotiated(
+def sync_csv(base: str, query: str, **kwargs: Any) -> list[list[str]]:
+    form = {"LANG": "ADQL", "QUERY": query, "RESPONSEFORMAT": "csv", **kwargs.pop("data", {})}
+    response = httpx.post(f"{base}/sync", data=form, timeout=60, **kwargs)
+    assert response.status_code == 200, response.text
+    return list(csv.reader(io.StringIO(response.text)))
+
+
+def test_upload_is_forwarded_as_received_and_a_whole_query_asks_votable(
     recorded: tuple[str, Recorder],
 ) -> None:
     base, recorder = recorded
     query = "SELECT t.id, t.label FROM rec.t AS t JOIN TAP_UPLOAD.mine AS m ON t.id = m.id"
-    response = httpx.post(
-        f"{base}/sync",
-        data={"LANG": "ADQL", "QUERY": query, "UPLOAD": "mine,param:mine", "RESPONSEFORMAT": "csv"},
+    rows = sync_csv(
+        base,
+        query,
+        data={"UPLOAD": "mine,param:mine"},
         files={"mine": ("mine.xml", UPLOAD, "application/x-votable+xml")},
-        timeout=60,
     )
-    assert response.status_code == 200, response.text
-    rows = list(csv.reader(io.StringIO(response.text)))
-    assert rows == [["id", "label"], ["2", "two"], ["3", "three"]]
+    assert rows == [["id", "label"], ["2", "007"], ["3", "three"]]
     sent = recorder.requests[-1]
-    assert sent["RESPONSEFORMAT"] == "text/csv"
+    assert sent["RESPONSEFORMAT"] == "votable"
     assert sent["UPLOAD"] == "mine,param:mine"
     assert sent["mine"] == UPLOAD
+
+
+def test_a_scan_of_a_federated_query_asks_csv_and_keeps_catalogue_types(
+    recorded: tuple[str, Recorder],
+) -> None:
+    base, recorder = recorded
+    query = "SELECT t.id, t.label, l.x FROM rec.t AS t JOIN loc.l AS l ON t.id = l.id ORDER BY t.id"
+    rows = sync_csv(base, query)
+    assert rows == [["id", "label", "x"], ["2", "007", "0.5"], ["3", "three", "1.5"]]
+    assert recorder.requests[-1]["RESPONSEFORMAT"] == "text/csv"

@@ -200,3 +200,29 @@ def test_golden_file(request):
         path.write_text("\n".join(blocks), encoding="utf-8")
         return
     assert [c.title for c in cases if _golden_json(c.adql) != c.expected] == []
+
+
+def test_negotiated_format_is_asked_for_and_csv_only_for_catalogue_typed_scans():
+    parquet = TapPlanner(
+        "rsp",
+        "http://rsp.test/tap",
+        TABLES,
+        schema_prefix="rsp_",
+        features=TapCapabilities(response_format="application/vnd.apache.parquet"),
+    )
+    params, _, request = push(parquet, "SELECT o.objectId FROM rsp_dp1.Object AS o")
+    assert params["RESPONSEFORMAT"] == request.response_format == "application/vnd.apache.parquet"
+    csv = TapPlanner(
+        "rsp",
+        "http://rsp.test/tap",
+        TABLES,
+        schema_prefix="rsp_",
+        features=TapCapabilities(response_format="text/csv;header=present"),
+    )
+    # A whole query: its output types are not in the catalogue, so not CSV.
+    params, _, _ = push(csv, "SELECT COUNT(*) AS n FROM rsp_dp1.Object")
+    assert params["RESPONSEFORMAT"] == "votable"
+    # A scan of a catalogue table: CSV, read with the catalogue's column types.
+    handle = csv.scan(n.TableName((n.Identifier("rsp_dp1"), n.Identifier("Object"))))
+    (request,) = csv.render(handle)
+    assert dict(request.params)["RESPONSEFORMAT"] == "text/csv;header=present"
