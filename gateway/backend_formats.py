@@ -6,6 +6,8 @@ vectorised :mod:`gateway.votable_binary2_read`, CSV by pyarrow's CSV reader with
 types from the backend's metadata; TABLEDATA goes through astropy, about 50 times slower. The
 first of those a service declares in its VOSI capabilities (TAPRegExt ``outputFormat``) is
 asked for by its declared MIME type, which a TAP service must accept as RESPONSEFORMAT.
+CSV carries no types, so :class:`planners.tap.TapPlanner` asks for it only where the catalogue
+types every column (scans), and for VOTable when the service runs a whole query.
 """
 
 from __future__ import annotations
