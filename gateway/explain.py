@@ -21,7 +21,7 @@ from planners.negotiate import Fragment
 __all__ = ["explain_json", "explain_plan"]
 
 _MODES = {
-    "local": "Local: every table is served by the gateway's engine",
+    "engine": "Local: every table is served by the gateway's engine",
     "pushdown": "Pushdown: the whole query runs on one TAP backend",
     "single": "Single backend: negotiated pushdown into one table",
     "federated": "Federated: one fetch per table reference, the rest in DuckDB (LocalJoin)",
@@ -89,7 +89,7 @@ def explain_plan(
         if f.local_query is not None:
             lines.append(f"Local (DuckDB over fragment.fetched): {to_adql(f.local_query)}")
         return "\n".join(lines)
-    if plan.mode == "local":
+    if plan.mode == "engine":
         lines.append(f"Local (DuckDB): {to_adql(plan.query)}")
         return "\n".join(lines)
     lines.append(f"LocalJoin (DuckDB): {to_adql(plan.local_query)}")
@@ -98,7 +98,7 @@ def explain_plan(
         if scan.ref.source == "upload":
             lines.append(f"- Upload {scan.ref.label}: the client's table")
             continue
-        if scan.ref.source == "local":
+        if scan.ref.source == "engine":
             lines.append(f"- Local {scan.ref.label}: {where} (in-process engine)")
             continue
         lines.append(f"- Fetch {scan.ref.label}: {where} [{scan.backend} ({scan.kind})]")

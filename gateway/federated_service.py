@@ -328,9 +328,9 @@ class FederatedQueryService:
         outer_links = _outer_links(execution)
         for scan in plan.scans:
             got = execution.tables.get(scan.ref.index)
-            if scan.ref.source not in {"remote", "local"} or got is None or scan.table is None:
+            if scan.ref.source not in {"remote", "engine"} or got is None or scan.table is None:
                 continue
-            if scan.ref.source == "local" and scan.ref.index not in outer_links:
+            if scan.ref.source == "engine" and scan.ref.index not in outer_links:
                 continue  # registered from its file above; only link columns need the rows
             table, metas = declared_table(got.table, got.columns, scan.table.meta.columns)
             table = _with_links(table, outer_links.get(scan.ref.index, []))

@@ -8,7 +8,7 @@ Pure logic over the AST, the federated catalogue and the per-backend planners (n
   whole query goes there (:meth:`planners.tap.TapPlanner.request_for`); with uploads this is
   an UploadJoin of the client's tables;
 * **single**: one table of a REST backend -> :func:`planners.negotiate.negotiate`;
-* **local**: only local tables and uploads -> the engine alone;
+* **engine**: only tables the gateway serves itself, and uploads -> the engine alone;
 * **federated**: one :class:`ScanPlan` per table reference, each with every single-table
   conjunct of WHERE/ON pushed (split by the references they read, outer-join safe) and only
   the columns the query reads; the query itself then runs in DuckDB over the fetched rows
@@ -51,7 +51,7 @@ from planners.sql_catalog import ColumnInfo
 
 __all__ = ["CatalogView", "Plan", "ScanPlan", "plan_query", "scan_fragment"]
 
-Mode = Literal["local", "pushdown", "single", "federated"]
+Mode = Literal["engine", "pushdown", "single", "federated"]
 ROWS_TABLE = ("fragment", "fetched")
 
 
@@ -99,7 +99,7 @@ class ScanPlan:
 
     @property
     def kind(self) -> str:
-        """Backend kind, or ``upload``/``local``."""
+        """Backend kind, or ``upload``/``engine``."""
         if self.ref.source != "remote" or self.table is None:
             return self.ref.source
         return self.table.backend.kind
@@ -170,11 +170,11 @@ def _classify(catalog: CatalogView, uploads: Mapping[str, tuple[ColumnInfo, ...]
                 raise AdqlSemanticError([problem])
             return "upload", folded[parts[1].key]
         if parts[0].key == "tap_schema":
-            return "local", ()
+            return "engine", ()
         found = catalog.lookup(name)
         if found is None:
             return None
-        source = "remote" if kind_for(found.backend.kind).remote else "local"
+        source = "remote" if kind_for(found.backend.kind).remote else "engine"
         return source, found.columns
 
     return classify
@@ -277,10 +277,10 @@ def plan_query(
     _unknown_tables(query, refs, catalog)
     remote = [r for r in refs if r.source == "remote"]
     if not remote:
-        return Plan("local", query, query)
+        return Plan("engine", query, query)
     tables = {r.index: catalog.lookup(r.node.name) for r in remote}
     backends = {t.backend.name for t in tables.values() if t is not None}
-    has_local = any(r.source == "local" for r in refs)
+    has_local = any(r.source == "engine" for r in refs)
     upload_names = tuple(
         dict.fromkeys(r.node.name.parts[1].name for r in refs if r.source == "upload")
     )
@@ -373,7 +373,7 @@ def _federated(
         if ref.source == "upload":
             scans.append(ScanPlan(ref, None, tuple(p.name for p in ref.node.name.parts)))
             continue
-        if ref.source == "local":
+        if ref.source == "engine":
             found = catalog.lookup(ref.node.name)
             name = found.name_parts if found else tuple(p.name for p in ref.node.name.parts)
             scans.append(ScanPlan(ref, found, name))

@@ -198,7 +198,7 @@ class PlanRunner:
             if scan.ref.source == "upload":
                 table = uploads[scan.ref.node.name.parts[1].name.lower()]
                 return Fetched(table, ())
-            if scan.ref.source == "local":
+            if scan.ref.source == "engine":
                 # A local table may be the outer side of a cross-match: its positions
                 # restrict the other side, so its rows are needed here too.
                 local = _read_local(self.local_files, scan.ref.node.name)

@@ -34,7 +34,7 @@ __all__ = [
 class Ref:
     """One table reference of the query.
 
-    ``source`` is ``remote`` (a backend table), ``local`` (a local backend or TAP_SCHEMA) or
+    ``source`` is ``remote`` (a backend table), ``engine`` (a local backend or TAP_SCHEMA) or
     ``upload`` (``TAP_UPLOAD.x``). ``top_level`` references sit in the FROM of the outermost
     SELECT; only those receive pushed conjuncts. ``preserved`` is set on the preserved side
     of an outer join (its rows survive without a match), ``nullable`` on the null-supplying

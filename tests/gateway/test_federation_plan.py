@@ -42,7 +42,7 @@ def test_routing_modes(catalog: FederatedCatalog) -> None:
     plan = plan_query(parse(joined), catalog)
     assert plan.mode == "pushdown"
     assert "JOIN" in plan.to_json()["fragments"][0]["requests"][0]["params"][2][1]  # type: ignore[index]
-    assert plan_query(parse("SELECT * FROM TAP_SCHEMA.tables"), catalog).mode == "local"
+    assert plan_query(parse("SELECT * FROM TAP_SCHEMA.tables"), catalog).mode == "engine"
 
 
 def test_conjuncts_split_by_reference(catalog: FederatedCatalog) -> None:
