@@ -10,15 +10,14 @@ Only a cone is pushed (:class:`planners.scs.ScsPlanner`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from typing_extensions import override
 
 from gateway.columns import ColumnMeta, column_info
-from gateway.decode import decode
-from gateway.kinds.registry import BackendKind, KindLoad
+from gateway.kinds.dal import MetadataQueryKind, position_column
+from gateway.kinds.registry import KindLoad
 from gateway.table_meta import TableMeta
 from planners.base import Capability
 from planners.scs import ScsPlanner
@@ -46,45 +45,18 @@ def _modern(column: ColumnMeta) -> ColumnMeta:
     return column if ucd is None else replace(column, ucd=ucd)
 
 
-def position_column(columns: Sequence[ColumnMeta], ucd: str, url: str, utype: str = "") -> str:
-    """The first column with the UCD ``ucd`` (or whose utype ends with ``utype``).
-
-    Raises
-    ------
-    ValueError
-        When there is none: cones cannot be pushed.
-    """
-    found = [
-        c.name
-        for c in columns
-        if (c.ucd or "").lower() == ucd
-        or (utype and (c.utype or "").lower().endswith(utype.lower()))
-    ]
-    if not found:
-        msg = f"{url}: the service's answer has no position column with UCD {ucd}"
-        raise ValueError(msg)
-    return found[0]
-
-
-class ScsKind(BackendKind):
+class ScsKind(MetadataQueryKind):
     """Simple Cone Search: RA, DEC, SR and VERB; a VOTable answer."""
 
     name = "scs"
     capabilities = Capability.FILTER | Capability.CONE
-
-    @override
-    def health_params(self, config: BackendConfig) -> tuple[tuple[str, str], ...]:
-        """The metadata query: valid, and answered without rows."""
-        del config
-        return METADATA_QUERY
+    metadata_query = METADATA_QUERY
 
     @override
     def load(self, client: httpx.Client, config: BackendConfig) -> KindLoad:
         """The answer's columns from a metadata query; the planner pushes cones."""
         assert config.url is not None  # check_config requires a url
-        response = client.get(config.url, params=METADATA_QUERY)
-        response.raise_for_status()
-        columns = tuple(_modern(c) for c in decode(response.content, "votable").columns)
+        columns = tuple(_modern(c) for c in self.answer_columns(client, config))
         table = config.table_name or DEFAULT_TABLE
         planner = ScsPlanner(
             backend=config.name,

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING
 from typing_extensions import override
 
 from gateway.columns import ColumnMeta, column_info
-from gateway.decode import decode
-from gateway.kinds.registry import BackendKind, KindLoad
-from gateway.kinds.scs import position_column
+from gateway.kinds.dal import MetadataQueryKind, position_column
+from gateway.kinds.registry import KindLoad
 from gateway.table_meta import TableMeta
 from planners.base import Capability
 from planners.ssap import SsapPlanner
@@ -56,26 +55,19 @@ def _band_columns(columns: Sequence[ColumnMeta]) -> tuple[str, str] | None:
     return None if start is None or stop is None else (start, stop)
 
 
-class SsapKind(BackendKind):
+class SsapKind(MetadataQueryKind):
     """Simple Spectral Access: POS, SIZE, BAND, TIME and MAXREC of ``queryData``; VOTable."""
 
     name = "ssap"
     capabilities = Capability.FILTER | Capability.CONE | Capability.LIMIT
     runid_parameter = True
-
-    @override
-    def health_params(self, config: BackendConfig) -> tuple[tuple[str, str], ...]:
-        """The metadata query: valid, and answered without rows."""
-        del config
-        return METADATA_QUERY
+    metadata_query = METADATA_QUERY
 
     @override
     def load(self, client: httpx.Client, config: BackendConfig) -> KindLoad:
         """The SSA columns of the metadata answer; the planner pushes cones and MAXREC."""
         assert config.url is not None  # check_config requires a url
-        response = client.get(config.url, params=METADATA_QUERY)
-        response.raise_for_status()
-        fields = decode(response.content, "votable").columns
+        fields = self.answer_columns(client, config)
         columns = tuple(c for c in fields if (c.utype or "").lower().startswith("ssa:"))
         if not columns:
             msg = f"{config.url}: the metadata answer has no FIELD with an SSA utype"
