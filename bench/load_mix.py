@@ -149,7 +149,9 @@ async def one(
     try:
         outcome, detail = await request
     except httpx.RequestError as exc:
-        where = f"{exc.request.method} {exc.request.url.path}"
+        events = exc.request.extensions.get("bench_events", [])
+        connection = "new" if "connection.connect_tcp.complete" in events else "reused"
+        where = f"{exc.request.method} {exc.request.url.path} on a {connection} connection"
         outcome, detail = "no answer", f"{type(exc).__name__} on {where}: {exc}"
     stats.record(kind, outcome, time.perf_counter() - t0, detail)
 
@@ -175,8 +177,24 @@ def _client(clients: int) -> httpx.AsyncClient:
         max_connections=clients * 2, max_keepalive_connections=clients * 2, keepalive_expiry=2.0
     )
     return httpx.AsyncClient(
-        limits=limits, timeout=httpx.Timeout(120.0, connect=30.0), trust_env=False
+        limits=limits,
+        timeout=httpx.Timeout(120.0, connect=30.0),
+        trust_env=False,
+        event_hooks={"request": [_trace_connection]},
     )
+
+
+async def _trace_connection(request: httpx.Request) -> None:
+    """Keep the names of httpcore's trace events on the request: a transport error then
+    tells whether it came on a new connection or on a kept-alive one."""
+    events: list[str] = []
+
+    async def trace(name: str, info: object) -> None:
+        del info
+        events.append(name)
+
+    request.extensions["trace"] = trace
+    request.extensions["bench_events"] = events
 
 
 async def each_kind(bases: Sequence[str]) -> Stats:
