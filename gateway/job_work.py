@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
-
 import grammar
 from gateway.cancellation import Cancellation
 from gateway.datalink import DatalinkRoutes
 from gateway.fault_location import faults_located
-from gateway.handlers.uws import upload_file_path
 from gateway.job_progress import JobProgress
 from gateway.jobs import Job, JobResult
 from gateway.query_log import QueryLog
@@ -20,7 +16,7 @@ from gateway.settings import GatewaySettings
 from gateway.tap_params import ParamBag, parse_uploads, query_params
 from gateway.uploads import UploadPolicy, load_uploads
 from gateway.uws.execute import JobBody
-from gateway.uws.results import ResultStore
+from gateway.uws.results import ResultStore, upload_name
 
 
 def make_job_work(settings: GatewaySettings, service: QueryService, store: ResultStore) -> JobBody:
@@ -43,9 +39,9 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: Resul
         for spec in parse_uploads(bag.all("UPLOAD")):
             if spec.uri.startswith("param:"):
                 part = spec.uri.removeprefix("param:")
-                path = upload_file_path(store.job_dir(job.job_id), part)
-                if path.exists():
-                    files[part] = path.read_bytes()
+                data = store.load(job.job_id, upload_name(part))
+                if data is not None:
+                    files[part] = data
         uploads = load_uploads(tap.uploads, files, policy)
         options = RunOptions(
             tap.partial,
@@ -67,8 +63,7 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: Resul
             media_type, chunks = render_result(
                 record.counted(result), tap.response_format, query_text=tap.query, links=links
             )
-            target = store.result_path(job.job_id, "result")
-            size = _write_atomically(target, chunks)
+            size = store.save(job.job_id, "result", chunks)
         return (JobResult("result", "results/result", media_type, size),)
 
     def logged_run(job: Job, cancellation: Cancellation) -> tuple[JobResult, ...]:
@@ -85,15 +80,3 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: Resul
 def _run_id(job: Job) -> str | None:
     """The job's RUNID parameter, for the log line even when its parameters are bad."""
     return next((p.value for p in job.parameters if p.name.upper() == "RUNID"), None)
-
-
-def _write_atomically(target: Path, chunks: Iterable[bytes]) -> int:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    size = 0
-    with partial.open("wb") as fh:
-        for chunk in chunks:
-            fh.write(chunk)
-            size += len(chunk)
-    partial.replace(target)
-    return size

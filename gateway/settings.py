@@ -213,6 +213,18 @@ class GatewaySettings(BaseSettings):
         "gateway process.",
     )
     queue_name: str = Field(default="adql-gateway:uws", description="arq queue name.")
+    results_bucket: str | None = Field(
+        default=None,
+        title="Result bucket",
+        description="S3-compatible bucket for job results and uploads, shared by replicas and "
+        "workers on several machines. Unset: files under data_dir/jobs. Credentials come from "
+        "the usual AWS_* environment variables.",
+    )
+    results_prefix: str = Field(default="", description="Key prefix inside results_bucket.")
+    results_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of a non-AWS S3 service (MinIO, Ceph, ...)."
+    )
+    results_region: str | None = None
     identity: IdentityKind = Field(
         default="none",
         description="Who owns jobs: none (anonymous), tokens (identity_tokens), introspection "

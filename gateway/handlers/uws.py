@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from gateway.errors import classify
 from gateway.handlers.common import (
@@ -21,6 +20,7 @@ from gateway.identity import NotAuthenticatedError, User, require_user
 from gateway.jobs import ACTIVE_PHASES, Job, JobParameter, JobPhaseError, Phase
 from gateway.request_params import read_request_params
 from gateway.tap_params import ParamBag, TapUsageError
+from gateway.uws.results import ResultNotFoundError, upload_name
 from gateway.uws_xml import format_time, job_list_xml, job_xml, parameters_xml, results_xml
 from gateway.votable import error_votable
 
@@ -55,26 +55,15 @@ async def _job_or_404(state: GatewayState, request: Request, job_id: str) -> Job
     return job
 
 
-def upload_file_path(job_dir: Path, part: str) -> Path:
-    """Where the inline upload ``part`` of a job is kept."""
-    return job_dir / f"upload-{part}"
-
-
 async def _save_uploads(state: GatewayState, job_id: str, files: dict[str, bytes]) -> None:
     if not files:
         return
     for part, data in files.items():
-        target = upload_file_path(state.results.job_dir(job_id), part)
-        await anyio.to_thread.run_sync(_write_file, target, data)
+        await anyio.to_thread.run_sync(state.results.save, job_id, upload_name(part), (data,))
     await state.jobs.update_parameters(
         job_id,
         tuple(JobParameter(part, f"parameters/{part}", by_reference=True) for part in files),
     )
-
-
-def _write_file(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -363,8 +352,12 @@ async def get_result(job_id: str, result_id: str, request: Request) -> Response:
     job = await _job_or_404(state, request, job_id)
     for result in job.results:
         if result.result_id == result_id:
-            path = state.results.result_path(job_id, result_id)
-            return FileResponse(path, media_type=result.mime_type)
+            try:
+                chunks = await anyio.to_thread.run_sync(state.results.stream, job_id, result_id)
+            except ResultNotFoundError:
+                raise JobNotFoundError(f"job {job_id} has lost its result {result_id!r}") from None
+            headers = {} if result.size is None else {"Content-Length": str(result.size)}
+            return StreamingResponse(chunks, media_type=result.mime_type, headers=headers)
     if job.phase is Phase.ERROR and job.error is not None and result_id == "result":
         # What a failed query produced is its error document, as from /error. astroquery's
         # TapPlus fetches results/result before it looks at the phase: a 404 there hid the

@@ -6,6 +6,7 @@ one requeues a stale job, the others find it no longer EXECUTING.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
@@ -56,6 +57,6 @@ async def reap_expired(store: SqlJobStore, results: ResultStore, now: datetime) 
             await store.delete(job_id)
         except UnknownJobError:
             continue
-        results.delete(job_id)
+        await asyncio.to_thread(results.delete, job_id)
         gone.append(job_id)
     return gone

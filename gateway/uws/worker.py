@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from gateway.settings import GatewaySettings
 from gateway.uws.execute import JobBody, JobExecutor
 from gateway.uws.queue import RUN_JOB, process_worker_id
-from gateway.uws.results import ResultStore
+from gateway.uws.results import ResultStore, result_store
 from gateway.uws.store import SqlJobStore
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,13 @@ def build_worker(settings: GatewaySettings, make_body: BodyFactory) -> Worker:
 
     async def startup(ctx: dict[str, Any]) -> None:
         store = await SqlJobStore.open(job_database_url(settings))
-        results = ResultStore(settings.data_dir / "jobs")
+        results = result_store(
+            settings.data_dir,
+            bucket=settings.results_bucket,
+            prefix=settings.results_prefix,
+            endpoint_url=settings.results_endpoint_url,
+            region=settings.results_region,
+        )
         body, close_body = make_body(settings, results)
         ctx.update(
             store=store,

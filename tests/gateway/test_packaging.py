@@ -98,7 +98,8 @@ def test_core_dependencies_leave_out_the_server() -> None:
     assert {"fastapi", "duckdb", "httpx", "pyarrow", "uvicorn"} <= server
     # The test suite needs the whole gateway: dev pulls all, which pulls server.
     assert "adql-gateway[all]" in extras["dev"]
-    assert "adql-gateway[server]" in extras["all"]
+    assert "adql-gateway[server,s3]" in extras["all"]
+    assert {_requirement_name(r) for r in extras["s3"]} == {"boto3"}
 
 
 def test_simulated_core_install_refuses_server_modules() -> None:

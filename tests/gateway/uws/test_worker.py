@@ -20,7 +20,7 @@ from gateway.settings import GatewaySettings
 from gateway.uws.execute import JobBody, JobExecutor
 from gateway.uws.queue import ArqQueue, InProcessQueue, QueueUnavailableError
 from gateway.uws.reaper import DEAD_WORKER_MESSAGE, MAX_ATTEMPTS, reap_stale
-from gateway.uws.results import ResultStore
+from gateway.uws.results import DirectoryResultStore, ResultStore
 from gateway.uws.store import SqlJobStore
 from gateway.uws.worker import build_worker, close_worker
 
@@ -40,9 +40,7 @@ def sleeping_body(results: ResultStore, runs: list[str]) -> JobBody:
                 msg = "cancelled"
                 raise RuntimeError(msg)
             time.sleep(0.01)
-        path = results.result_path(job.job_id, "result")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"done")
+        results.save(job.job_id, "result", [b"done"])
         return (JobResult("result", "results/result", "text/plain", 4),)
 
     return JobBody(run)
@@ -135,7 +133,7 @@ async def test_abort_through_the_store_stops_the_worker(store, settings):
 
 async def test_a_dead_executor_is_retried_once_then_the_job_fails(store, settings):
     runs: list[str] = []
-    results = ResultStore(settings.data_dir / "jobs")
+    results = DirectoryResultStore(settings.data_dir / "jobs")
     queue = InProcessQueue(JobExecutor(store, sleeping_body(results, runs)), 2)
     try:
         job = await store.create([("QUERY", "0")])
