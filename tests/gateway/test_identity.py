@@ -151,3 +151,17 @@ def test_anonymous_service_keeps_working(tap_service):
     )
     assert job_url
     assert wait_terminal(job_url) == "COMPLETED"
+
+
+def test_quota_on_kept_result_bytes_is_429(tmp_path):
+    with service(tmp_path, identity="tokens", identity_tokens=TOKENS, quota_result_bytes=1) as tap:
+        first = create(tap.url, bearer("tok-alice"), PHASE="RUN")
+        job_url = first.headers["location"]
+        assert wait_terminal_with(job_url, bearer("tok-alice")) == "COMPLETED"
+        # Alice now keeps more than one byte of results: no more runs until she deletes.
+        refused = create(tap.url, bearer("tok-alice"), PHASE="RUN")
+        assert refused.status_code == 429
+        assert "1-byte limit" in refused.text
+        assert create(tap.url, bearer("tok-bob"), PHASE="RUN").status_code == 303
+        assert httpx.delete(job_url, headers=bearer("tok-alice"), timeout=30).status_code == 303
+        assert create(tap.url, bearer("tok-alice"), PHASE="RUN").status_code == 303
