@@ -60,4 +60,12 @@ def serve(config: Path | None, host: str, port: int, log_level: str = DEFAULT_LE
         overrides["base_url"] = f"http://{host}:{port}/tap"
     if overrides:
         settings = settings.model_copy(update=overrides)
-    uvicorn.run(build_app(settings), host=host, port=port, log_level=uvicorn_log_level(log_level))
+    uvicorn.run(
+        build_app(settings),
+        host=host,
+        port=port,
+        log_level=uvicorn_log_level(log_level),
+        # Longer than clients keep idle connections (httpx: 5 s), so a client never sends on a
+        # connection the server is closing at that very moment (seen as dropped requests).
+        timeout_keep_alive=30,
+    )
