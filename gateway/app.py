@@ -23,9 +23,8 @@ from gateway.settings import GatewaySettings
 from gateway.uws.execute import JobExecutor
 from gateway.uws.queue import ArqQueue, InProcessQueue, JobQueue
 from gateway.uws.reaper import reap_expired, reap_stale
-from gateway.uws.results import result_store
 from gateway.uws.store import SqlJobStore
-from gateway.uws.worker import job_database_url
+from gateway.uws.worker import job_database_url, result_store_for
 from gateway.vosi import ServiceLimits
 
 log = logging.getLogger(__name__)
@@ -80,13 +79,7 @@ def create_app(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         service = service_factory(settings)
         store = await SqlJobStore.open(job_database_url(settings))
-        results = result_store(
-            settings.data_dir,
-            bucket=settings.results_bucket,
-            prefix=settings.results_prefix,
-            endpoint_url=settings.results_endpoint_url,
-            region=settings.results_region,
-        )
+        results = result_store_for(settings)
         queue: JobQueue
         if settings.redis_url:
             queue = ArqQueue(settings.redis_url, settings.queue_name)

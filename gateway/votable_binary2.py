@@ -23,13 +23,14 @@ import pyarrow.compute as pc
 from gateway.arrow_types import UnsupportedTypeError, array_shape, coerce_array
 from gateway.columns import ColumnMeta
 
-__all__ = ["ROWS_PER_CHUNK", "Base64Lines", "encode_rows"]
+__all__ = ["BIG_ENDIAN", "ROWS_PER_CHUNK", "Base64Lines", "encode_rows"]
 
 ROWS_PER_CHUNK: Final = 32768
 """Rows encoded together: large enough to amortise per-call overhead, small enough that the
 temporary arrays of one chunk stay a few megabytes."""
 
-_BIG_ENDIAN: Final[dict[str, str]] = {
+#: numpy dtypes of the VOTable numeric datatypes as BINARY2 serialises them (big-endian).
+BIG_ENDIAN: Final[dict[str, str]] = {
     "unsignedByte": "u1",
     "short": ">i2",
     "int": ">i4",
@@ -129,9 +130,9 @@ def _encode_cell(
         return _bytes_cell(data.cast(pa.binary()), 1, count, variable)
     if datatype in {"boolean", "bit"} and meta.arraysize is None:
         return _Fixed("u1", (), _bool_codes(values, mask)), None
-    if datatype not in _BIG_ENDIAN and datatype != "boolean":
+    if datatype not in BIG_ENDIAN and datatype != "boolean":
         raise UnsupportedTypeError(f"cannot write {datatype} column {meta.name!r} as BINARY2")
-    base = _BIG_ENDIAN.get(datatype, "u1")
+    base = BIG_ENDIAN.get(datatype, "u1")
     if pa.types.is_fixed_size_list(values.type):
         size = values.type.list_size
         child = values.values.slice(values.offset * size, len(values) * size)

@@ -32,20 +32,14 @@ import pyarrow.compute as pc
 
 from gateway.arrow_types import array_shape
 from gateway.columns import ColumnMeta
+from gateway.votable_binary2 import BIG_ENDIAN
 
 __all__ = ["Binary2Error", "Binary2Field", "Binary2Unsupported", "read_rows"]
 
 _BASE: Final[dict[str, str]] = {
+    **BIG_ENDIAN,
     "boolean": "u1",
     "bit": "u1",
-    "unsignedByte": "u1",
-    "short": ">i2",
-    "int": ">i4",
-    "long": ">i8",
-    "float": ">f4",
-    "double": ">f8",
-    "floatComplex": ">f4",
-    "doubleComplex": ">f8",
     "char": "u1",
     "unicodeChar": ">u2",
 }

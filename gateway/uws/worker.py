@@ -39,6 +39,17 @@ def job_database_url(settings: GatewaySettings) -> str:
     return f"sqlite+aiosqlite:///{settings.data_dir / 'uws.sqlite3'}"
 
 
+def result_store_for(settings: GatewaySettings) -> ResultStore:
+    """The configured result store (bucket or directory) of replicas and workers alike."""
+    return result_store(
+        settings.data_dir,
+        bucket=settings.results_bucket,
+        prefix=settings.results_prefix,
+        endpoint_url=settings.results_endpoint_url,
+        region=settings.results_region,
+    )
+
+
 async def _run_job(ctx: dict[str, Any], job_id: str) -> None:
     executor: JobExecutor = ctx["executor"]
     await executor.execute(job_id, ctx["worker_id"])
@@ -52,13 +63,7 @@ def build_worker(settings: GatewaySettings, make_body: BodyFactory) -> Worker:
 
     async def startup(ctx: dict[str, Any]) -> None:
         store = await SqlJobStore.open(job_database_url(settings))
-        results = result_store(
-            settings.data_dir,
-            bucket=settings.results_bucket,
-            prefix=settings.results_prefix,
-            endpoint_url=settings.results_endpoint_url,
-            region=settings.results_region,
-        )
+        results = result_store_for(settings)
         body, close_body = make_body(settings, results)
         ctx.update(
             store=store,
