@@ -9,6 +9,7 @@ with a reason meanwhile; service back without a restart).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -90,19 +91,28 @@ def shared_pg(pg_database: str) -> str:
     return empty_job_database(pg_database)
 
 
-@pytest.fixture
-def cluster(cluster_dir: Path, stars, shared_pg: str) -> Iterator[Cluster]:
-    del stars
-    config = write_config(
-        cluster_dir, database_url=shared_pg, redis_url=REDIS_URL, queue=f"t{cluster_dir.name}"
-    )
-    logs = cluster_dir / "logs"
+@contextlib.contextmanager
+def cluster_over(
+    directory: Path, *, database_url: str, redis_url: str, queue: str
+) -> Iterator[Cluster]:
+    """Replicas and workers (none started yet) over one configuration; all stopped at the end."""
+    config = write_config(directory, database_url=database_url, redis_url=redis_url, queue=queue)
+    logs = directory / "logs"
     logs.mkdir()
     running = Cluster(config, logs)
     try:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def cluster(cluster_dir: Path, stars, shared_pg: str) -> Iterator[Cluster]:
+    del stars
+    with cluster_over(
+        cluster_dir, database_url=shared_pg, redis_url=REDIS_URL, queue=f"t{cluster_dir.name}"
+    ) as running:
+        yield running
 
 
 def test_two_replicas_two_workers_share_jobs(cluster: Cluster, stars):
@@ -161,71 +171,61 @@ def test_a_killed_replica_loses_no_job(cluster: Cluster, stars):
 
 def test_redis_down_is_503_and_the_service_recovers(cluster_dir: Path, stars, shared_pg: str):
     del stars
-    with private_redis() as (redis_url, redis_proc, argv):
-        config = write_config(cluster_dir, database_url=shared_pg, redis_url=redis_url, queue="q")
-        logs = cluster_dir / "logs"
-        logs.mkdir()
-        cluster = Cluster(config, logs)
+    with (
+        private_redis() as (redis_url, redis_proc, argv),
+        cluster_over(
+            cluster_dir, database_url=shared_pg, redis_url=redis_url, queue="q"
+        ) as cluster,
+    ):
+        base = cluster.start_replica()
+        cluster.start_worker()
+        assert wait_done(submit(base, "SELECT TOP 3 id FROM demo.stars")) == "COMPLETED"
+        redis_proc.kill()
+        redis_proc.wait()
+        response = httpx.post(
+            f"{base}/async",
+            data={"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM demo.stars", "PHASE": "RUN"},
+            timeout=30,
+        )
+        assert response.status_code == 503, response.text
+        assert "Redis" in response.text
+        held = httpx.get(f"{base}/async?PHASE=HELD", timeout=30).text
+        job_id = held.split('jobref id="')[1].split('"')[0]
+        restarted = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            base = cluster.start_replica()
-            cluster.start_worker()
-            assert wait_done(submit(base, "SELECT TOP 3 id FROM demo.stars")) == "COMPLETED"
-            redis_proc.kill()
-            redis_proc.wait()
-            response = httpx.post(
-                f"{base}/async",
-                data={"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM demo.stars", "PHASE": "RUN"},
-                timeout=30,
-            )
-            assert response.status_code == 503, response.text
-            assert "Redis" in response.text
-            held = httpx.get(f"{base}/async?PHASE=HELD", timeout=30).text
-            job_id = held.split('jobref id="')[1].split('"')[0]
-            restarted = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                time.sleep(1.0)
-                again = httpx.post(
-                    f"{base}/async/{job_id}/phase", data={"PHASE": "RUN"}, timeout=30
-                )
-                assert again.status_code == 303, again.text
-                assert wait_done(f"{base}/async/{job_id}", limit=60) == "COMPLETED", (
-                    cluster.log_text()
-                )
-            finally:
-                cluster.stop()
-                restarted.kill()
-                restarted.wait()
+            time.sleep(1.0)
+            again = httpx.post(f"{base}/async/{job_id}/phase", data={"PHASE": "RUN"}, timeout=30)
+            assert again.status_code == 303, again.text
+            assert wait_done(f"{base}/async/{job_id}", limit=60) == "COMPLETED", cluster.log_text()
         finally:
-            cluster.stop()  # a no-op when the inner block stopped it
+            cluster.stop()
+            restarted.kill()
+            restarted.wait()
 
 
 def test_postgres_down_is_503_and_the_service_recovers(cluster_dir: Path, stars):
     del stars
-    with private_postgres() as pg:
-        config = write_config(cluster_dir, database_url=pg.url, redis_url=REDIS_URL, queue="p")
-        logs = cluster_dir / "logs"
-        logs.mkdir()
-        cluster = Cluster(config, logs)
-        try:
-            base = cluster.start_replica()
-            cluster.start_worker()
-            assert wait_done(submit(base, "SELECT TOP 3 id FROM demo.stars")) == "COMPLETED"
-            pg.stop()
-            down = httpx.get(f"{base}/async", timeout=30)
-            assert down.status_code == 503, down.text
-            assert "job database" in down.text
-            # Synchronous queries need no job database: they go on.
-            sync = httpx.post(
-                f"{base}/sync",
-                data={"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM demo.stars"},
-                timeout=30,
-            )
-            assert sync.status_code == 200
-            pg.start()
-            deadline = time.monotonic() + 30
-            while httpx.get(f"{base}/async", timeout=30).status_code != 200:
-                assert time.monotonic() < deadline, cluster.log_text()
-                time.sleep(0.5)
-            assert wait_done(submit(base, "SELECT TOP 2 id FROM demo.stars")) == "COMPLETED"
-        finally:
-            cluster.stop()
+    with (
+        private_postgres() as pg,
+        cluster_over(cluster_dir, database_url=pg.url, redis_url=REDIS_URL, queue="p") as cluster,
+    ):
+        base = cluster.start_replica()
+        cluster.start_worker()
+        assert wait_done(submit(base, "SELECT TOP 3 id FROM demo.stars")) == "COMPLETED"
+        pg.stop()
+        down = httpx.get(f"{base}/async", timeout=30)
+        assert down.status_code == 503, down.text
+        assert "job database" in down.text
+        # Synchronous queries need no job database: they go on.
+        sync = httpx.post(
+            f"{base}/sync",
+            data={"LANG": "ADQL", "QUERY": "SELECT TOP 1 id FROM demo.stars"},
+            timeout=30,
+        )
+        assert sync.status_code == 200
+        pg.start()
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{base}/async", timeout=30).status_code != 200:
+            assert time.monotonic() < deadline, cluster.log_text()
+            time.sleep(0.5)
+        assert wait_done(submit(base, "SELECT TOP 2 id FROM demo.stars")) == "COMPLETED"
