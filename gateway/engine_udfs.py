@@ -1,8 +1,7 @@
 """Vectorised functions the local DuckDB engine registers (Arrow in, Arrow out, numpy inside).
 
-* ``ivo_healpix_index(order, ra, dec)``: HEALPix NESTED pixel index (Górski et al. 2005,
-  ApJ 622, 759: equatorial/polar zones, face number, bit interleaving), written from the
-  paper's formulae.
+* ``ivo_healpix_index(order, ra, dec)``: HEALPix NESTED pixel index (astropy-healpix), so
+  pixel boundaries fall where every HEALPix library puts them.
 * the region functions of :mod:`gateway.engine_regions` (point, circle and polygon tests,
   polygon area and centroid).
 """
@@ -17,60 +16,33 @@ import duckdb.func
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+from astropy import units as u  # type: ignore[import-untyped]
+from astropy_healpix import lonlat_to_healpix
 
 from gateway import engine_regions
 
 Floats = npt.NDArray[np.float64]
 
 
-def _spread_bits(v: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Interleave zeros between the bits of ``v`` (bit i moves to bit 2i)."""
-    v = v & 0x00000000FFFFFFFF
-    for shift, mask in (
-        (16, 0x0000FFFF0000FFFF),
-        (8, 0x00FF00FF00FF00FF),
-        (4, 0x0F0F0F0F0F0F0F0F),
-        (2, 0x3333333333333333),
-        (1, 0x5555555555555555),
-    ):
-        v = (v | (v << shift)) & mask
-    return v
-
-
 def healpix_nest(
     order: npt.NDArray[np.int64], ra_deg: Floats, dec_deg: Floats
 ) -> npt.NDArray[np.int64]:
-    """HEALPix NESTED index of positions (degrees) at ``order`` (0..29)."""
-    order = np.asarray(order, dtype=np.int64)
-    nside = np.left_shift(np.int64(1), order)
-    z = np.sin(np.radians(dec_deg))
-    za = np.abs(z)
-    tt = np.mod(np.radians(ra_deg), 2 * np.pi) / (np.pi / 2)  # in [0, 4)
-    tt = np.where(tt >= 4.0, 0.0, tt)
-    # Equatorial zone: two families of lines (ascending jp, descending jm).
-    t1 = nside * (0.5 + tt)
-    t2 = nside * z * 0.75
-    jp = (t1 - t2).astype(np.int64)
-    jm = (t1 + t2).astype(np.int64)
-    ifp, ifm = jp >> order, jm >> order
-    face_eq = np.where(ifp == ifm, ifp | 4, np.where(ifp < ifm, ifp, ifm + 8))
-    ix_eq = jm & (nside - 1)
-    iy_eq = nside - (jp & (nside - 1)) - 1
-    # Polar caps.
-    ntt = np.minimum(tt.astype(np.int64), 3)
-    tp = tt - ntt
-    tmp = nside * np.sqrt(3.0 * (1.0 - za))
-    jp2 = np.minimum((tp * tmp).astype(np.int64), nside - 1)
-    jm2 = np.minimum(((1.0 - tp) * tmp).astype(np.int64), nside - 1)
-    north = z >= 0
-    face_pol = np.where(north, ntt, ntt + 8)
-    ix_pol = np.where(north, nside - jm2 - 1, jp2)
-    iy_pol = np.where(north, nside - jp2 - 1, jm2)
-    equatorial = za <= 2.0 / 3.0
-    face = np.where(equatorial, face_eq, face_pol)
-    ix = np.where(equatorial, ix_eq, ix_pol)
-    iy = np.where(equatorial, iy_eq, iy_pol)
-    return face * nside * nside + _spread_bits(ix) + (_spread_bits(iy) << 1)
+    """HEALPix NESTED index of positions (degrees) at ``order`` (0..29), by astropy-healpix.
+
+    One call per distinct order (a query almost always has one). Non-finite positions get
+    index -1 (their rows are NULL anyway).
+    """
+    order = np.broadcast_to(np.asarray(order, dtype=np.int64), np.shape(ra_deg))
+    ra = np.asarray(ra_deg, dtype=np.float64)
+    dec = np.asarray(dec_deg, dtype=np.float64)
+    finite = np.isfinite(ra) & np.isfinite(dec)
+    out = np.full(ra.shape, -1, dtype=np.int64)
+    for level in np.unique(order[finite]):
+        rows = finite & (order == level)
+        out[rows] = lonlat_to_healpix(
+            ra[rows] * u.deg, dec[rows] * u.deg, 1 << int(level), order="nested"
+        )
+    return out
 
 
 def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:

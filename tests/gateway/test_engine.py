@@ -6,6 +6,7 @@ import math
 import time
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,13 +14,14 @@ import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.wcs import WCS
+from astropy_healpix import lonlat_to_healpix
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import grammar
 from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine
-from gateway.engine_udfs import healpix_nest
+from gateway.engine_udfs import healpix_nest, register
 from grammar.errors import AdqlSemanticError, UnsupportedError
 
 RNG = np.random.default_rng(42)
@@ -515,6 +517,26 @@ def test_healpix_nest_known_values_and_hierarchy():
     # Equal-area pixels: a uniform sky fills each of the 192 pixels about evenly.
     assert counts.min() > 0.6 * r.size / 192
     assert counts.max() < 1.4 * r.size / 192
+
+
+def test_healpix_udf_agrees_with_astropy_healpix_on_pixel_boundaries():
+    # Points on the edges and corners of pixels (multiples of 7.5 deg, the equator, the poles,
+    # the polar-cap boundary) and at random, through SQL; the oracle is astropy-healpix called
+    # directly, as healpy would answer.
+    r, d = _sky(5000, np.random.default_rng(4))
+    ra = np.concatenate([r, np.repeat(np.arange(0, 360, 7.5), 25), [0, 90, 180, 360, 45]])
+    dec = np.concatenate(
+        [d, np.tile(np.linspace(-90, 90, 25), 48), [90, -90, 0, 0, np.degrees(np.arcsin(2 / 3))]]
+    )
+    con = duckdb.connect()
+    register(con)
+    con.register("pts", pa.table({"ra": ra, "dec": dec}))
+    for order in (0, 1, 5, 12, 29):
+        got = con.execute(f"SELECT ivo_healpix_index({order}, ra, dec) FROM pts").fetchnumpy()
+        want = lonlat_to_healpix(ra * u.deg, dec * u.deg, 2**order, order="nested")
+        assert np.array_equal(next(iter(got.values())), want), order
+    nulls = con.execute("SELECT ivo_healpix_index(3, NULL::DOUBLE, 1.0)").fetchall()
+    assert nulls == [(None,)]
 
 
 def test_healpix_udf_in_sql(engine, data):
