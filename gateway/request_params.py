@@ -8,9 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from gateway.tap_params import ParamBag
+from gateway.tap_params import ParamBag, TapUsageError
+
+#: Largest text field of a form (a QUERY with a long IN list); files have their own limit
+#: (``upload_max_bytes``, checked where uploads are read).
+FIELD_MAX_BYTES = 16 << 20
 
 
 @dataclass(slots=True)
@@ -32,7 +37,12 @@ async def read_request_params(request: Request, *, max_file_bytes: int) -> Reque
     if request.method == "POST":
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-            form = await request.form(max_part_size=max_file_bytes)
+            try:
+                # Starlette's part limit applies to text fields, not to files: a small upload
+                # limit must not refuse a long query.
+                form = await request.form(max_part_size=max(max_file_bytes, FIELD_MAX_BYTES))
+            except HTTPException as exc:
+                raise TapUsageError(f"unreadable request body: {exc.detail}") from None
             for key, value in form.multi_items():
                 if isinstance(value, UploadFile):
                     files[key] = await value.read()

@@ -326,3 +326,36 @@ def test_async_upload(tap_service: TapService) -> None:
     table = read_votable(httpx.get(f"{url}/results/result", timeout=30).content)
     got = {(str(n), int(i)) for n, i in zip(table["name"], table["id"], strict=True)}
     assert got == _brute_force_pairs(tap_service.stars, upload, RADIUS)
+
+
+def test_a_small_upload_limit_does_not_refuse_a_long_query(limited_tap_service: TapService) -> None:
+    # A 20 kB query text (a long IN list) on a service whose upload limit is 4000 bytes.
+    ids = list(range(4000))
+    query = f"SELECT COUNT(*) AS n FROM demo.stars WHERE id IN ({', '.join(map(str, ids))})"
+    assert len(query) > 4000
+    response = httpx.post(
+        f"{limited_tap_service.url}/sync",
+        data={"LANG": "ADQL", "QUERY": query, "FORMAT": "csv"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    expected = int(np.count_nonzero(np.isin(limited_tap_service.stars.id, ids)))
+    assert response.text.splitlines()[1] == str(expected)
+    as_multipart = httpx.post(
+        f"{limited_tap_service.url}/sync",
+        data={"LANG": "ADQL", "QUERY": query, "FORMAT": "csv"},
+        files={"unused": ("x.txt", b"x", "text/plain")},
+        timeout=60,
+    )
+    assert as_multipart.status_code == 200, as_multipart.text
+
+
+def test_a_malformed_multipart_body_is_a_dali_error(tap_service: TapService) -> None:
+    response = httpx.post(
+        f"{tap_service.url}/sync",
+        content=b'--b\r\nContent-Disposition: form-data; name="QUERY"\r\n\r\nSELECT',
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert "QUERY_STATUS" in response.text
