@@ -1,8 +1,10 @@
-"""UWS 1.1 XML documents for job resources (U §2.2, UWS-v1.1.xsd).
+"""UWS 1.1 XML documents for job resources (U §2.2, UWS-v1.1.xsd), written with vo-models.
 
-Elements are emitted with literal ``uws:``/``xlink:`` prefixes and explicit ``xmlns``
-attributes instead of registering namespaces with ElementTree, because
-``ElementTree.register_namespace`` is process-global and would change other modules' output.
+The documents are vo-models' pydantic-xml models of the UWS schema, serialized with
+``exclude_unset``: an element is written when it is given, so optional elements without a
+value (``runId``, a job reference's ``ownerId``) are left out while nillable ones that the
+schema requires (``ownerId``, ``startTime``, ...) are given as None and come out as
+``xsi:nil="true"``.
 
 ``base_url`` everywhere is the TAP service base (``http://host/tap``); jobs live under
 ``{base_url}/async/{job_id}``.
@@ -10,21 +12,68 @@ attributes instead of registering namespaces with ElementTree, because
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
+
+from pydantic_xml import BaseXmlModel, attr, element, wrapped
+from vo_models.uws.models import (
+    NSMAP,
+    ErrorSummary,
+    Jobs,
+    JobSummary,
+    Parameter,
+    ResultReference,
+    Results,
+    ShortJobDescription,
+)
+from vo_models.uws.types import ErrorType, ExecutionPhase, UWSVersion
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from gateway.jobs import Job, JobParameter, JobResult
 
-UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
-XLINK_NS = "http://www.w3.org/1999/xlink"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
-UWS_VERSION = "1.1"
+UWS_NS: Final = NSMAP["uws"]
+XLINK_NS: Final = NSMAP["xlink"]
+XSI_NS: Final = NSMAP["xsi"]
 #: Namespace of the gateway's own ``jobInfo`` content (UWS lets it hold any elements).
 JOB_INFO_NS = "urn:adql-gateway:uws-job-info:1"
+
+# Characters XML 1.0 cannot carry, even as references. lxml (pydantic-xml's writer) refuses
+# them, a ValueError that would make a job holding such a QUERY an HTTP 500; they are written
+# as U+FFFD instead.
+_XML_INVALID: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+class _Parameters(BaseXmlModel, tag="parameters", ns="uws", nsmap=NSMAP):
+    """``uws:parameters`` as a list, in the order the client sent them.
+
+    vo-models' ``Parameters`` wants one model field per parameter name (a model per service);
+    TAP's parameter set is open (UPLOAD table names, client extensions), so the same
+    ``uws:parameter`` model is kept in a plain list.
+    """
+
+    parameter: list[Parameter] = element(tag="parameter", default_factory=list)
+
+
+class _Fetched(BaseXmlModel, tag="fetched", ns="gw", nsmap={"gw": JOB_INFO_NS}):
+    """``gw:fetched``: rows fetched so far from one backend (our ``jobInfo`` content)."""
+
+    backend: str = attr()
+    rows: int = attr()
+
+
+class _JobSummary(JobSummary[_Parameters], tag="job"):
+    """``uws:job`` whose ``jobInfo`` holds :class:`_Fetched` elements.
+
+    vo-models types ``jobInfo`` as strings (text-only elements); UWS lets it hold any
+    elements, and ours are of the gateway's own namespace.
+    """
+
+    job_info: list[_Fetched] = wrapped(  # type: ignore[assignment]
+        "jobInfo", ns="uws", entity=element(tag="fetched", ns="gw"), default_factory=list
+    )
 
 
 def format_time(value: datetime) -> str:
@@ -38,73 +87,52 @@ def job_url(base_url: str, job_id: str) -> str:
     return f"{base_url.rstrip('/')}/async/{job_id}"
 
 
+def xml_text(value: str) -> str:
+    """``value`` with the characters XML 1.0 cannot carry replaced by U+FFFD."""
+    return _XML_INVALID.sub("\ufffd", value)
+
+
 def _absolute(base_url: str, job_id: str, href: str) -> str:
     # Stored hrefs are relative to the job so records survive a change of public URL.
     if "://" in href:
-        return href
-    return f"{job_url(base_url, job_id)}/{href.lstrip('/')}"
+        return xml_text(href)
+    return xml_text(f"{job_url(base_url, job_id)}/{href.lstrip('/')}")
 
 
-def _root(tag: str, *, xlink: bool = False, xsi: bool = False) -> ET.Element:
-    root = ET.Element(f"uws:{tag}", {"xmlns:uws": UWS_NS})
-    if xlink:
-        root.set("xmlns:xlink", XLINK_NS)
-    if xsi:
-        root.set("xmlns:xsi", XSI_NS)
-    if tag in {"job", "jobs"}:  # the XSD declares version only on these two roots
-        root.set("version", UWS_VERSION)
-    return root
+def _utc(value: datetime | None) -> datetime | None:
+    # vo-models' UTCTimestamp keeps the wall time and drops any offset, so convert first.
+    return None if value is None else value.astimezone(UTC)
 
 
-def _text(parent: ET.Element, tag: str, value: str) -> ET.Element:
-    child = ET.SubElement(parent, f"uws:{tag}")
-    child.text = value
-    return child
+def _serialize(document: BaseXmlModel) -> bytes:
+    data = document.to_xml(exclude_unset=True, xml_declaration=True, encoding="UTF-8")
+    return data if isinstance(data, bytes) else data.encode()
 
 
-def _nillable(parent: ET.Element, tag: str, value: str | None) -> None:
-    # Nillable elements are always present; absence of a value is xsi:nil, not omission.
-    child = ET.SubElement(parent, f"uws:{tag}")
-    if value is None:
-        child.set("xsi:nil", "true")
-    else:
-        child.text = value
+def _parameter(base_url: str, job_id: str, param: JobParameter) -> Parameter:
+    if param.by_reference:
+        value = _absolute(base_url, job_id, param.value)
+        return Parameter(id=param.name, value=value, by_reference=True)
+    return Parameter(id=param.name, value=xml_text(param.value))
 
 
-def _opt_time(value: datetime | None) -> str | None:
-    return None if value is None else format_time(value)
+def _parameters(base_url: str, job_id: str, params: Iterable[JobParameter]) -> _Parameters:
+    return _Parameters(parameter=[_parameter(base_url, job_id, p) for p in params])
 
 
-def _serialize(root: ET.Element) -> bytes:
-    data: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
-    return data
-
-
-def _add_parameters(
-    parent: ET.Element, base_url: str, job_id: str, params: Iterable[JobParameter]
-) -> None:
-    for param in params:
-        el = ET.SubElement(parent, "uws:parameter", {"id": param.name})
-        if param.by_reference:
-            el.set("byReference", "true")
-            el.text = _absolute(base_url, job_id, param.value)
-        else:
-            el.text = param.value
-
-
-def _add_results(
-    parent: ET.Element, base_url: str, job_id: str, results: Iterable[JobResult]
-) -> None:
+def _results(base_url: str, job_id: str, results: Iterable[JobResult]) -> Results:
+    refs = []
     for result in results:
-        el = ET.SubElement(
-            parent,
-            "uws:result",
-            {"id": result.result_id, "xlink:href": _absolute(base_url, job_id, result.href)},
-        )
+        fields: dict[str, Any] = {
+            "id": result.result_id,
+            "href": _absolute(base_url, job_id, result.href),
+        }
         if result.size is not None:
-            el.set("size", str(result.size))
+            fields["size"] = result.size
         if result.mime_type is not None:
-            el.set("mime-type", result.mime_type)
+            fields["mime_type"] = result.mime_type
+        refs.append(ResultReference.model_validate(fields))
+    return Results(results=refs)
 
 
 def job_xml(job: Job, base_url: str, fetched: Mapping[str, int] | None = None) -> bytes:
@@ -113,60 +141,60 @@ def job_xml(job: Job, base_url: str, fetched: Mapping[str, int] | None = None) -
     ``fetched`` (rows fetched so far from each backend) becomes the ``jobInfo`` progress:
     ``<gw:fetched backend="hsc" rows="1200"/>`` per backend.
     """
-    root = _root("job", xlink=True, xsi=True)
-    _text(root, "jobId", job.job_id)
+    fields: dict[str, Any] = {
+        "job_id": job.job_id,
+        "owner_id": None if job.owner_id is None else xml_text(job.owner_id),
+        "phase": ExecutionPhase(job.phase.value),
+        "quote": _utc(job.quote),
+        "creation_time": _utc(job.creation_time),
+        "start_time": _utc(job.start_time),
+        "end_time": _utc(job.end_time),
+        "execution_duration": job.execution_duration,
+        "destruction": _utc(job.destruction),
+        "parameters": _parameters(base_url, job.job_id, job.parameters),
+        "results": _results(base_url, job.job_id, job.results),
+        "version": UWSVersion.V1_1,
+    }
     if job.run_id is not None:
-        _text(root, "runId", job.run_id)
-    _nillable(root, "ownerId", job.owner_id)
-    _text(root, "phase", job.phase.value)
-    _nillable(root, "quote", _opt_time(job.quote))
-    _text(root, "creationTime", format_time(job.creation_time))
-    _nillable(root, "startTime", _opt_time(job.start_time))
-    _nillable(root, "endTime", _opt_time(job.end_time))
-    _text(root, "executionDuration", str(job.execution_duration))
-    _nillable(root, "destruction", _opt_time(job.destruction))
-    _add_parameters(ET.SubElement(root, "uws:parameters"), base_url, job.job_id, job.parameters)
-    _add_results(ET.SubElement(root, "uws:results"), base_url, job.job_id, job.results)
+        fields["run_id"] = xml_text(job.run_id)
     if job.error is not None:
         # hasDetail: the /error resource always serves a DALI error document.
-        summary = ET.SubElement(
-            root, "uws:errorSummary", {"type": job.error.type, "hasDetail": "true"}
+        fields["error_summary"] = ErrorSummary(
+            message=xml_text(job.error.message), type=ErrorType(job.error.type), has_detail=True
         )
-        _text(summary, "message", job.error.message)
     if fetched:
-        info = ET.SubElement(root, "uws:jobInfo")
-        for backend, rows in fetched.items():
-            ET.SubElement(
-                info, "gw:fetched", {"xmlns:gw": JOB_INFO_NS, "backend": backend, "rows": str(rows)}
-            )
-    return _serialize(root)
+        # Nothing fetched (yet, or a local query): no jobInfo at all.
+        fields["job_info"] = [
+            _Fetched(backend=xml_text(backend), rows=rows) for backend, rows in fetched.items()
+        ]
+    return _serialize(_JobSummary.model_validate(fields))
+
+
+def _job_ref(job: Job, base_url: str) -> ShortJobDescription:
+    fields: dict[str, Any] = {
+        "job_id": job.job_id,
+        "href": job_url(base_url, job.job_id),
+        "phase": ExecutionPhase(job.phase.value),
+        "creation_time": _utc(job.creation_time),
+    }
+    if job.run_id is not None:
+        fields["run_id"] = xml_text(job.run_id)
+    if job.owner_id is not None:
+        fields["owner_id"] = xml_text(job.owner_id)
+    return ShortJobDescription.model_validate(fields)
 
 
 def job_list_xml(jobs: Iterable[Job], base_url: str) -> bytes:
     """``<uws:jobs>`` for ``GET /async``: one ``jobref`` per job (U §2.2.2)."""
-    root = _root("jobs", xlink=True, xsi=True)
-    for job in jobs:
-        ref = ET.SubElement(
-            root, "uws:jobref", {"id": job.job_id, "xlink:href": job_url(base_url, job.job_id)}
-        )
-        _text(ref, "phase", job.phase.value)
-        if job.run_id is not None:
-            _text(ref, "runId", job.run_id)
-        if job.owner_id is not None:
-            _text(ref, "ownerId", job.owner_id)
-        _text(ref, "creationTime", format_time(job.creation_time))
-    return _serialize(root)
+    listing = Jobs(jobref=[_job_ref(job, base_url) for job in jobs], version=UWSVersion.V1_1)
+    return _serialize(listing)
 
 
 def parameters_xml(job: Job, base_url: str) -> bytes:
     """``<uws:parameters>`` for ``GET /async/{id}/parameters``."""
-    root = _root("parameters")
-    _add_parameters(root, base_url, job.job_id, job.parameters)
-    return _serialize(root)
+    return _serialize(_parameters(base_url, job.job_id, job.parameters))
 
 
 def results_xml(job: Job, base_url: str) -> bytes:
     """``<uws:results>`` for ``GET /async/{id}/results``."""
-    root = _root("results", xlink=True)
-    _add_results(root, base_url, job.job_id, job.results)
-    return _serialize(root)
+    return _serialize(_results(base_url, job.job_id, job.results))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from pyvo.io import uws
 
 from gateway.jobs import Job, JobError, JobParameter, JobResult, Phase
 from gateway.uws_xml import (
@@ -188,3 +190,45 @@ def test_job_info_carries_rows_fetched_per_backend(tmp_path):
     xsd_validate(tmp_path, data)
     # nothing fetched (yet, or a local query): no jobInfo at all
     assert ET.fromstring(job_xml(job, BASE, {})).find(f"{UWS}jobInfo") is None
+
+
+def test_characters_xml_cannot_carry_become_replacement_characters(tmp_path):
+    # A QUERY may hold any character; the job document must still be well-formed XML.
+    job = make_job(
+        run_id="run\x01",
+        parameters=(JobParameter("QUERY", "SELECT 1 -- \x00\x0b"),),
+        phase=Phase.ERROR,
+        error=JobError("bad \x1f byte"),
+    )
+    data = job_xml(job, BASE)
+    root = ET.fromstring(data)
+    assert root.findtext(f"{UWS}runId") == "run\ufffd"
+    assert one(root, f"{UWS}parameters/{UWS}parameter").text == "SELECT 1 -- \ufffd\ufffd"
+    assert root.findtext(f"{UWS}errorSummary/{UWS}message") == "bad \ufffd byte"
+    xsd_validate(tmp_path, data)
+
+
+def test_pyvo_reads_the_job_and_the_job_list():
+    job = make_job(
+        run_id="r1",
+        owner_id="alice",
+        phase=Phase.COMPLETED,
+        start_time=T0 + timedelta(seconds=1),
+        end_time=T0 + timedelta(seconds=2),
+        destruction=T0 + timedelta(days=7),
+        results=(JobResult("result", "results/result", "application/x-votable+xml", 1234),),
+    )
+    parsed = uws.parse_job(io.BytesIO(job_xml(job, BASE, {"hsc": 5})))
+    assert parsed.jobid == "abc123"
+    assert parsed.runid == "r1"
+    assert parsed.ownerid == "alice"
+    assert parsed.phase == "COMPLETED"
+    assert parsed.destruction.isot == "2026-11-28T12:00:00.000"
+    assert [(p.id_, p.content) for p in parsed.parameters] == [
+        ("LANG", "ADQL"),
+        ("QUERY", "SELECT a<1"),
+    ]
+    (result,) = parsed.results
+    assert result.href == f"{BASE}/async/abc123/results/result"
+    refs = uws.parse_job_list(io.BytesIO(job_list_xml([job, make_job(job_id="j2")], BASE)))
+    assert [(r.jobid, r.phase) for r in refs] == [("abc123", "COMPLETED"), ("j2", "PENDING")]
