@@ -12,9 +12,28 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import UTC
 from typing import TYPE_CHECKING, Literal
 
-from gateway.uws_xml import format_time
+from pydantic_xml import BaseXmlModel
+from vo_models.tapregext.models import (
+    DataLimit,
+    DataLimits,
+    DataModelType,
+    Language,
+    LanguageFeature,
+    LanguageFeatureList,
+    TableAccess,
+    TimeLimits,
+    UploadMethod,
+    Version,
+)
+from vo_models.tapregext.models import OutputFormat as OutputFormatModel
+from vo_models.voresource.models import AccessURL, Capability, Interface
+from vo_models.vosi.availability.models import Availability
+from vo_models.vosi.capabilities.models import VOSICapabilities
+
+from gateway.uws_xml import xml_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -150,53 +169,109 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return child
 
 
+def _model_xml(document: BaseXmlModel) -> bytes:
+    # exclude_unset: an element is written when it is given (see gateway.uws_xml).
+    data = document.to_xml(exclude_unset=True, xml_declaration=True, encoding="UTF-8")
+    return data if isinstance(data, bytes) else data.encode()
+
+
 def availability_xml(available: bool, notes: Sequence[str], up_since: datetime | None) -> bytes:
     """VOSI availability document (VOSIAvailability-v1.0: available, upSince?, note*)."""
-    root = ET.Element("vosi:availability", {"xmlns:vosi": VOSI_AVAILABILITY_NS})
-    _sub(root, "vosi:available", "true" if available else "false")
+    fields: dict[str, object] = {"available": available, "note": [xml_text(n) for n in notes]}
     if up_since is not None:
-        _sub(root, "vosi:upSince", format_time(up_since))
-    for note in notes:
-        _sub(root, "vosi:note", note)
-    return _serialize(root)
+        # vo-models' UTCTimestamp keeps the wall time and drops any offset, so convert first.
+        fields["up_since"] = up_since.astimezone(UTC)
+    return _model_xml(Availability.model_validate(fields))
 
 
-def _simple_capability(root: ET.Element, standard_id: str, url: str) -> None:
-    cap = _sub(root, "capability", standardID=standard_id)
-    intf = _sub(cap, "interface", **{"xsi:type": "vs:ParamHTTP"})
-    _sub(intf, "accessURL", url, use="full")
+def _interface(url: str, use: Literal["full", "base"], xsi_type: str, **attrs: str) -> Interface:
+    # model_validate: the models type URLs as pydantic's AnyUrl, which validates our strings.
+    access_url = AccessURL.model_validate({"value": url, "use": use})
+    return Interface.model_validate({"type": xsi_type, "access_url": [access_url], **attrs})
 
 
-def _limits(parent: ET.Element, tag: str, default: int | None, hard: int | None, unit: str) -> None:
-    el = _sub(parent, tag)
-    # TAPRegExt-v1.0 Erratum 1 fixed the data units to "row"/"byte"; time limits carry none.
-    attrs = {"unit": unit} if unit else {}
+def _simple_capability(standard_id: str, url: str, xsi_type: str = "vs:ParamHTTP") -> Capability:
+    interface = _interface(url, "full", xsi_type)
+    return Capability.model_validate({"standard_id": standard_id, "interface": [interface]})
+
+
+def _time_limits(default: int, hard: int) -> TimeLimits:
+    # Time limits carry no unit (seconds by definition).
+    return TimeLimits(default=default, hard=hard)
+
+
+def _data_limits(default: int | None, hard: int | None, unit: Literal["row", "byte"]) -> DataLimits:
+    # TAPRegExt-v1.0 Erratum 1 fixed the data units to "row"/"byte".
+    fields: dict[str, DataLimit] = {}
     if default is not None:
-        _sub(el, "default", str(default), **attrs)
+        fields["default"] = DataLimit(value=default, unit=unit)
     if hard is not None:
-        _sub(el, "hard", str(hard), **attrs)
+        fields["hard"] = DataLimit(value=hard, unit=unit)
+    return DataLimits.model_validate(fields)
+
+
+def _feature(feature: Feature) -> LanguageFeature:
+    if feature.description is None:
+        return LanguageFeature(form=feature.form)
+    return LanguageFeature(form=feature.form, description=feature.description)
 
 
 def _language(
-    cap: ET.Element, geometry: Sequence[str], features: Sequence[FeatureGroup],
-    udfs: Sequence[Feature],
-) -> None:  # fmt: skip
-    lang = _sub(cap, "language")
-    _sub(lang, "name", "ADQL")
-    # Ascending order: taplint judges the features against the last version listed.
-    _sub(lang, "version", "2.0", **{"ivo-id": "ivo://ivoa.net/std/ADQL#v2.0"})
-    _sub(lang, "version", "2.1", **{"ivo-id": "ivo://ivoa.net/std/ADQL#v2.1"})
-    _sub(lang, "description", "ADQL 2.1 (ADQL 2.0 queries are accepted too)")
+    geometry: Sequence[str], features: Sequence[FeatureGroup], udfs: Sequence[Feature]
+) -> Language:
     groups = [FeatureGroup(FEATURES_ADQLGEO, tuple(Feature(g) for g in geometry)), *features]
     if udfs:
         groups.append(FeatureGroup(FEATURES_UDF, tuple(udfs)))
-    for group in groups:
-        el = _sub(lang, "languageFeatures", type=group.type)
-        for feature in group.features:
-            f = _sub(el, "feature")
-            _sub(f, "form", feature.form)
-            if feature.description is not None:
-                _sub(f, "description", feature.description)
+    return Language(
+        name="ADQL",
+        # Ascending order: taplint judges the features against the last version listed.
+        version=[
+            Version(value="2.0", ivo_id="ivo://ivoa.net/std/ADQL#v2.0"),
+            Version(value="2.1", ivo_id="ivo://ivoa.net/std/ADQL#v2.1"),
+        ],
+        description="ADQL 2.1 (ADQL 2.0 queries are accepted too)",
+        language_features=[
+            LanguageFeatureList(type=g.type, feature=[_feature(f) for f in g.features])
+            for g in groups
+        ],
+    )
+
+
+def _output_format(fmt: OutputFormat) -> OutputFormatModel:
+    if fmt.ivo_id is None:
+        return OutputFormatModel(mime=fmt.mime, alias=list(fmt.aliases))
+    return OutputFormatModel(mime=fmt.mime, alias=list(fmt.aliases), ivo_id=fmt.ivo_id)
+
+
+def _table_access(
+    base: str,
+    limits: ServiceLimits,
+    language: Language,
+    *,
+    output_formats: Sequence[OutputFormat],
+    upload_methods: Sequence[str],
+    data_models: Sequence[tuple[str, str]],
+) -> TableAccess:
+    fields: dict[str, object] = {
+        # Defaults of the model, given so that exclude_unset writes them.
+        "standard_id": "ivo://ivoa.net/std/TAP",
+        "type": "tr:TableAccess",
+        "interface": [_interface(base, "base", "vs:ParamHTTP", role="std", version="1.1")],
+        "data_model": [DataModelType(value=label, ivo_id=ivo_id) for ivo_id, label in data_models],
+        "language": [language],
+        "output_format": [_output_format(fmt) for fmt in output_formats],
+        "upload_method": [UploadMethod(ivo_id=method) for method in upload_methods],
+        "retention_period": _time_limits(limits.retention_default, limits.retention_hard),
+        "execution_duration": _time_limits(
+            limits.execution_duration_default, limits.execution_duration_hard
+        ),
+        "output_limit": _data_limits(limits.max_rec_default, limits.max_rec_hard, "row"),
+    }
+    if upload_methods and limits.upload_bytes is not None:
+        fields["upload_limit"] = _data_limits(None, limits.upload_bytes, "byte")
+    elif upload_methods and limits.upload_rows is not None:
+        fields["upload_limit"] = _data_limits(None, limits.upload_rows, "row")
+    return TableAccess.model_validate(fields)
 
 
 def capabilities_xml(
@@ -219,58 +294,37 @@ def capabilities_xml(
     declares that uploads are not supported.
     """
     base = base_url.rstrip("/")
-    root = ET.Element(
-        "vosi:capabilities",
-        {
-            "xmlns:vosi": VOSI_CAPABILITIES_NS,
-            "xmlns:vr": VR_NS,
-            "xmlns:vs": VS_NS,
-            "xmlns:tr": TR_NS,
-            "xmlns:xsi": XSI_NS,
-        },
-    )
-    cap = _sub(root, "capability", standardID="ivo://ivoa.net/std/TAP")
-    cap.set("xsi:type", "tr:TableAccess")
-    intf = _sub(cap, "interface", role="std", version="1.1", **{"xsi:type": "vs:ParamHTTP"})
-    _sub(intf, "accessURL", base, use="base")
-    for ivo_id, label in data_models:
-        _sub(cap, "dataModel", label, **{"ivo-id": ivo_id})
-    _language(cap, geometry_functions, features, udfs)
-    for fmt in output_formats:
-        el = _sub(cap, "outputFormat", **({"ivo-id": fmt.ivo_id} if fmt.ivo_id else {}))
-        _sub(el, "mime", fmt.mime)
-        for alias in fmt.aliases:
-            _sub(el, "alias", alias)
-    for method in upload_methods:
-        _sub(cap, "uploadMethod", **{"ivo-id": method})
-    _limits(cap, "retentionPeriod", limits.retention_default, limits.retention_hard, "")
-    _limits(
-        cap,
-        "executionDuration",
-        limits.execution_duration_default,
-        limits.execution_duration_hard,
-        "",
-    )
-    _limits(cap, "outputLimit", limits.max_rec_default, limits.max_rec_hard, "row")
-    if upload_methods and (limits.upload_bytes is not None or limits.upload_rows is not None):
-        if limits.upload_bytes is not None:
-            _limits(cap, "uploadLimit", None, limits.upload_bytes, "byte")
-        else:
-            _limits(cap, "uploadLimit", None, limits.upload_rows, "row")
-
-    _simple_capability(root, "ivo://ivoa.net/std/VOSI#capabilities", f"{base}/capabilities")
-    _simple_capability(
-        root, "ivo://ivoa.net/std/VOSI#availability", availability_url or f"{base}/availability"
-    )
-    _simple_capability(root, "ivo://ivoa.net/std/VOSI#tables-1.1", f"{base}/tables")
+    language = _language(geometry_functions, features, udfs)
+    capabilities: list[TableAccess | Capability] = [
+        _table_access(
+            base,
+            limits,
+            language,
+            output_formats=output_formats,
+            upload_methods=upload_methods,
+            data_models=data_models,
+        ),
+        _simple_capability("ivo://ivoa.net/std/VOSI#capabilities", f"{base}/capabilities"),
+        _simple_capability(
+            "ivo://ivoa.net/std/VOSI#availability", availability_url or f"{base}/availability"
+        ),
+        _simple_capability("ivo://ivoa.net/std/VOSI#tables-1.1", f"{base}/tables"),
+    ]
     if examples:
-        ex = _sub(root, "capability", standardID="ivo://ivoa.net/std/DALI#examples")
-        intf = _sub(ex, "interface", **{"xsi:type": "vr:WebBrowser"})
-        _sub(intf, "accessURL", f"{base}/examples", use="full")
-    return _serialize(root)
+        capabilities.append(
+            _simple_capability(
+                "ivo://ivoa.net/std/DALI#examples", f"{base}/examples", "vr:WebBrowser"
+            )
+        )
+    return _model_xml(VOSICapabilities(capability=capabilities))
 
 
 # -- tables ------------------------------------------------------------------------------
+# Written with ElementTree, not vo-models: its VODataService models escape every string they
+# are given (then lxml escapes again: "a & b" is written "a &amp;amp; b"), quote column names
+# that are ADQL reserved words (so /tables and TAP_SCHEMA.columns would disagree), and have
+# no place for the column's ``std`` attribute, dataType's ``extendedType`` or ESA's
+# ``esatapplus:flags``.
 
 
 def _table(
