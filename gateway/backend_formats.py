@@ -12,17 +12,12 @@ types every column (scans), and for VOTable when the service runs a whole query.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 __all__ = ["preferred_format"]
 
 _BINARY2_ID: Final = "output-votable-binary2"
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
 
 
 def _is_parquet(mime: str, ivo_id: str) -> bool:
@@ -45,23 +40,17 @@ def _is_csv(mime: str, ivo_id: str) -> bool:
 _PREFERENCE: Final[tuple[Callable[[str, str], bool], ...]] = (_is_parquet, _is_binary2, _is_csv)
 
 
-def preferred_format(capabilities: ET.Element) -> str | None:
+def preferred_format(offered: Iterable[tuple[str, str | None]]) -> str | None:
     """The MIME type to send as RESPONSEFORMAT, or None to keep the default (``votable``).
 
     Parameters
     ----------
-    capabilities
-        The root of a VOSI capabilities document.
+    offered
+        ``(mime, ivo-id)`` of each ``outputFormat`` a service's capabilities declare.
     """
-    offered: list[tuple[str, str]] = []
-    for element in capabilities.iter():
-        if _local(element.tag) != "outputFormat":
-            continue
-        mime = next((c.text for c in element if _local(c.tag) == "mime" and c.text), None)
-        if mime is not None:
-            offered.append((mime.strip(), element.get("ivo-id") or ""))
+    formats = [(mime.strip(), ivo_id or "") for mime, ivo_id in offered if mime]
     for wanted in _PREFERENCE:
-        for mime, ivo_id in offered:
+        for mime, ivo_id in formats:
             if wanted(mime.lower(), ivo_id.lower()):
                 return mime
     return None

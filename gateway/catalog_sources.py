@@ -8,11 +8,14 @@ These are the only network reads of the federated catalogue. Each returns plain 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from xml.etree import ElementTree as ET
+from typing import Any, Final
 
 import httpx
+from astropy.utils.xml import iterparser  # type: ignore[import-untyped]
+from pyvo.io.vosi.endpoint import CapabilitiesFile, TablesFile
 
 from gateway.backend_formats import preferred_format
 from gateway.columns import ColumnMeta, column_info, column_meta
@@ -99,109 +102,165 @@ class TapService:
     upload_rows: int | None
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
+# TAP 1.0's VODataService TAPType names (TAP 1.0 §2.5) as VOTable (datatype, arraysize,
+# xtype); services still answering with vs:TAPType get the types VOTable readers expect.
+_TAP_TYPES: Final[dict[str, tuple[str, str | None, str | None]]] = {
+    "BOOLEAN": ("boolean", None, None),
+    "SMALLINT": ("short", None, None),
+    "INTEGER": ("int", None, None),
+    "BIGINT": ("long", None, None),
+    "REAL": ("float", None, None),
+    "DOUBLE": ("double", None, None),
+    "CHAR": ("char", None, None),
+    "VARCHAR": ("char", "*", None),
+    "CLOB": ("char", "*", None),
+    "BINARY": ("unsignedByte", None, None),
+    "VARBINARY": ("unsignedByte", "*", None),
+    "BLOB": ("unsignedByte", "*", None),
+    "TIMESTAMP": ("char", "*", "timestamp"),
+    "POINT": ("char", "*", "point"),
+    "REGION": ("char", "*", "region"),
+}
+
+# verify=ignore: pyvo tolerates what real services get wrong (missing versions, misplaced
+# elements, odd arraysizes) and, with this setting, says so neither by raising nor by warning.
+_LENIENT: Final = "ignore"
 
 
-def _child_text(element: ET.Element, name: str) -> str | None:
-    for child in element:
-        if _local(child.tag) == name:
-            return (child.text or "").strip() or None
-    return None
+def _read_vosi(document: type[Any], body: bytes) -> Any:
+    """``document`` (pyvo's TablesFile or CapabilitiesFile) parsed from ``body``.
+
+    Raises
+    ------
+    ValueError
+        Not XML, or not that VOSI document.
+    """
+    config: dict[str, Any] = {"verify": _LENIENT, "filename": None}
+    try:
+        with iterparser.get_xml_iterator(io.BytesIO(body)) as iterator:
+            return document(config=config, pos=(1, 1)).parse(iterator, config)
+    except (LookupError, AttributeError, TypeError) as exc:
+        # pyvo's own errors are ValueErrors; anything else is a document it could not walk.
+        msg = f"not a VOSI document: {exc!r}"
+        raise ValueError(msg) from exc
 
 
-def _vosi_column(element: ET.Element) -> ColumnMeta:
-    name = _child_text(element, "name")
+def _clean(value: object) -> str | None:
+    text = None if value is None else str(value).strip()
+    return text or None
+
+
+def _vosi_datatype(datatype: Any) -> tuple[str, str | None, str | None]:
+    if datatype is None:
+        return "char", "*", None
+    name = (_clean(datatype.content) or "char").strip()
+    # pyvo 1.10's extendedtype getter returns nothing; the parsed value is kept here.
+    xtype = _clean(getattr(datatype, "_extendedtype", None))
+    if type(datatype).__name__ == "TAPType":
+        votable, arraysize, tap_xtype = _TAP_TYPES.get(name.upper(), (name, None, None))
+        size = _clean(getattr(datatype, "size", None))
+        if size is not None and votable in {"char", "unsignedByte"}:
+            arraysize = size if arraysize is None else f"{size}*"
+        return votable, arraysize, xtype or tap_xtype
+    # pyvo reads an absent arraysize as "1"; our metadata keeps None for scalars.
+    arraysize = _clean(datatype.arraysize)
+    return name, None if arraysize == "1" else arraysize, xtype
+
+
+def _vosi_column(column: Any) -> ColumnMeta:
+    name = _clean(column.name)
     if name is None:
         msg = "a VOSI column without a name"
         raise ValueError(msg)
-    datatype, arraysize, xtype = "char", None, None
-    flags = set()
-    for child in element:
-        tag = _local(child.tag)
-        if tag == "dataType":
-            datatype = (child.text or "char").strip()
-            arraysize = child.get("arraysize")
-            xtype = child.get("extendedType") or child.get("xtype")
-        elif tag == "flag":
-            flags.add((child.text or "").strip())
+    datatype, arraysize, xtype = _vosi_datatype(column.datatype)
+    flags = {str(flag).strip() for flag in column.flags}
     return ColumnMeta(
         name,
         datatype,
         arraysize,
         xtype,
-        _child_text(element, "unit"),
-        _child_text(element, "ucd"),
-        _child_text(element, "utype"),
-        _child_text(element, "description"),
+        _clean(column.unit),
+        _clean(column.ucd),
+        _clean(column.utype),
+        _clean(column.description),
         indexed="indexed" in flags,
         principal="primary" in flags,
-        std=element.get("std") == "true",
+        std=bool(column.std),
         nullable="nullable" in flags,
     )
 
 
+def _federated_name(remote: str, schema_name: str, schema_prefix: str) -> tuple[str, str]:
+    """``(federated schema, federated table name)`` of a remote table."""
+    if not schema_name:
+        remote_parts = remote.split(".")
+        if len(remote_parts) > 1:
+            federated_schema = schema_prefix + remote_parts[0]
+            return federated_schema, ".".join([federated_schema, *remote_parts[1:]])
+        return "", remote
+    bare = (
+        remote.split(".", 1)[1] if remote.lower().startswith(schema_name.lower() + ".") else remote
+    )
+    federated_schema = schema_prefix + schema_name
+    return federated_schema, f"{federated_schema}.{bare}"
+
+
 def parse_tableset(body: bytes, schema_prefix: str) -> list[tuple[str, TableMeta]]:
-    """``(remote name, federated TableMeta)`` for every table of a VOSI tableset document."""
-    root = ET.fromstring(body)  # noqa: S314  (a configured backend's answer)
+    """``(remote name, federated TableMeta)`` for every table of a VOSI tableset document.
+
+    A document whose root is a single ``vosi:table`` is read as that one table.
+    """
+    document = _read_vosi(TablesFile, body)
+    if document.tableset is not None:
+        schemas = [(_clean(s.name) or "", list(s.tables)) for s in document.tableset.schemas]
+    else:
+        schemas = [("", [document.table])]
     out = []
-    for schema in (e for e in root.iter() if _local(e.tag) == "schema"):
-        schema_name = _child_text(schema, "name") or ""
+    for schema_name, tables in schemas:
         if schema_name.lower() in _SKIPPED_SCHEMAS:
             continue
-        for table in (e for e in schema if _local(e.tag) == "table"):
-            remote = _child_text(table, "name")
+        for table in tables:
+            remote = _clean(table.name)
             if remote is None:
                 continue
-            bare = (
-                remote.split(".", 1)[1]
-                if remote.lower().startswith(schema_name.lower() + ".")
-                else remote
-            )
-            federated_schema = schema_prefix + schema_name if schema_name else ""
-            federated = f"{federated_schema}.{bare}" if federated_schema else bare
-            if not schema_name:
-                remote_parts = remote.split(".")
-                if len(remote_parts) > 1:
-                    federated_schema = schema_prefix + remote_parts[0]
-                    federated = ".".join([federated_schema, *remote_parts[1:]])
-            columns = tuple(_vosi_column(c) for c in table if _local(c.tag) == "column")
+            federated_schema, federated = _federated_name(remote, schema_name, schema_prefix)
+            columns = tuple(_vosi_column(c) for c in table.columns)
             meta = TableMeta(
-                federated_schema or "default",
-                federated,
-                _child_text(table, "description"),
-                columns,
+                federated_schema or "default", federated, _clean(table.description), columns
             )
             out.append((remote, meta))
     return out
 
 
+def _limit(limits: Any, which: str) -> tuple[int | None, str | None]:
+    value = None if limits is None else getattr(limits, which, None)
+    if value is None:
+        return None, None
+    content = _clean(value.content)
+    return (int(content) if content and content.isdigit() else None), _clean(value.unit)
+
+
 def parse_capabilities(body: bytes) -> tuple[TapCapabilities, int | None]:
-    """Upload support, MAXREC limits and the upload row limit from a VOSI capabilities doc."""
-    root = ET.fromstring(body)  # noqa: S314  (a configured backend's answer)
-    upload = any(_local(e.tag) == "uploadMethod" for e in root.iter())
-    limits: dict[str, tuple[int | None, int | None, str | None]] = {}
-    for element in root.iter():
-        tag = _local(element.tag)
-        if tag in {"outputLimit", "uploadLimit"}:
-            values: dict[str, int] = {}
-            unit = None
-            for child in element:
-                text = (child.text or "").strip()
-                if text.isdigit():
-                    values[_local(child.tag)] = int(text)
-                    unit = child.get("unit") or unit
-            limits[tag] = (values.get("default"), values.get("hard"), unit)
-    output = limits.get("outputLimit", (None, None, None))
-    up = limits.get("uploadLimit", (None, None, None))
+    """Upload support, MAXREC limits and the upload row limit from a VOSI capabilities doc.
+
+    Read from the service's TAP capability (TAPRegExt ``TableAccess``); a document without
+    one leaves the TAP 1.1 defaults.
+    """
+    document = _read_vosi(CapabilitiesFile, body)
+    access = next((c for c in document.capabilities if hasattr(c, "outputformats")), None)
+    if access is None:
+        return TapCapabilities(), None
+    maxrec_default, _ = _limit(access.outputlimit, "default")
+    maxrec_hard, _ = _limit(access.outputlimit, "hard")
+    upload_hard, upload_unit = _limit(access.uploadlimit, "hard")
     features = replace(
         TapCapabilities(),
-        upload=upload,
-        maxrec_default=output[0],
-        maxrec_hard=output[1],
-        response_format=preferred_format(root),
+        upload=bool(access.uploadmethods),
+        maxrec_default=maxrec_default,
+        maxrec_hard=maxrec_hard,
+        response_format=preferred_format((f.mime, f.ivo_id) for f in access.outputformats),
     )
-    return features, up[1] if up[2] == "row" else None
+    return features, upload_hard if upload_unit == "row" else None
 
 
 def read_tap_service(client: httpx.Client, url: str, schema_prefix: str) -> TapService:
@@ -211,7 +270,7 @@ def read_tap_service(client: httpx.Client, url: str, schema_prefix: str) -> TapS
     ------
     httpx.HTTPError
         ``/tables`` did not answer.
-    ValueError, xml.etree.ElementTree.ParseError
+    ValueError
         The answer is not a VOSI tableset.
     """
     base = url.rstrip("/")
@@ -223,7 +282,7 @@ def read_tap_service(client: httpx.Client, url: str, schema_prefix: str) -> TapS
         caps = client.get(f"{base}/capabilities")
         caps.raise_for_status()
         features, upload_rows = parse_capabilities(caps.content)
-    except (httpx.HTTPError, ET.ParseError):
+    except (httpx.HTTPError, ValueError):
         pass  # a service without capabilities: assume the TAP 1.1 defaults
     tables = {remote: tuple(column_info(c) for c in meta.columns) for remote, meta in pairs}
     return TapService(tables, tuple(meta for _, meta in pairs), features, upload_rows)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from gateway.arrow_types import column_meta_from_arrow
-from gateway.backend_formats import preferred_format
 from gateway.catalog_sources import parse_capabilities
 from gateway.columns import ColumnMeta
 from gateway.decode import DecodeError, decode
@@ -27,7 +24,8 @@ CSV = OutputFormat("text/csv", ("csv",))
 
 def negotiated(*formats: OutputFormat) -> str | None:
     document = capabilities_xml("http://x.test/tap", LIMITS, output_formats=formats)
-    return preferred_format(ET.fromstring(document))
+    features, _ = parse_capabilities(document)
+    return features.response_format
 
 
 def test_our_own_gateway_is_asked_for_parquet() -> None:
