@@ -165,3 +165,21 @@ def test_answers_that_are_not_vosi_are_value_errors(body: bytes) -> None:
         parse_tableset(body, "")
     with pytest.raises(ValueError):
         parse_capabilities(body)
+
+
+def test_a_single_table_document_and_a_tableset_without_namespaces() -> None:
+    single = (
+        b'<vosi:table xmlns:vosi="http://www.ivoa.net/xml/VOSITables/v1.0" type="output">'
+        b"<name>cat.stars</name><column><name>id</name><dataType>int</dataType></column>"
+        b"</vosi:table>"
+    )
+    ((remote, meta),) = parse_tableset(single, "x_")
+    assert (remote, meta.schema_name, meta.table_name) == ("cat.stars", "x_cat", "x_cat.stars")
+    assert meta.columns == (ColumnMeta("id", "int", nullable=False),)
+    bare = (
+        b"<tableset><schema><name>default</name><table><name>t</name>"
+        b"<column><name>c</name></column></table></schema></tableset>"
+    )
+    ((remote, meta),) = parse_tableset(bare, "")
+    assert (remote, meta.table_name) == ("t", "default.t")
+    assert meta.columns == (ColumnMeta("c", "char", "*", nullable=False),)
