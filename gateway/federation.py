@@ -44,6 +44,7 @@ from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem, UnsupportedError
 from grammar.fold import fold_conditions
 from grammar.printer import to_adql
+from grammar.suggestions import suggestion
 from grammar.walk import and_of, conjuncts, iter_nodes, transform
 from planners.base import Capability, QueryPlanner
 from planners.negotiate import Fragment, negotiate
@@ -181,8 +182,6 @@ def _classify(catalog: CatalogView, uploads: Mapping[str, tuple[ColumnInfo, ...]
 
 
 def _unknown_tables(query: n.Query, refs: Sequence[Ref], catalog: CatalogView) -> None:
-    import difflib  # noqa: PLC0415
-
     ctes = {w.name.key for q in iter_nodes(query) if isinstance(q, n.Query) for w in q.with_}
     known = {id(r.node) for r in refs}
     problems = []
@@ -191,8 +190,7 @@ def _unknown_tables(query: n.Query, refs: Sequence[Ref], catalog: CatalogView) -
             if len(node.name.parts) == 1 and node.name.parts[0].key in ctes:
                 continue
             written = ".".join(p.name for p in node.name.parts)
-            close = difflib.get_close_matches(written, catalog.table_names(), n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            hint = suggestion(written, catalog.table_names(), cutoff=0.5)
             problems.append(SemanticProblem(f"Unknown table '{written}'{hint}", node.span))
     if problems:
         raise AdqlSemanticError(problems)

@@ -8,7 +8,6 @@ unterminated string, a reserved word used as a name, an unclosed parenthesis, ``
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 
@@ -18,6 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from grammar.errors import AdqlSyntaxError, caret_excerpt
 from grammar.keywords import RESERVED_WORDS
 from grammar.nodes import Span
+from grammar.suggestions import suggestion
 
 TYPOGRAPHIC_QUOTES = (
     "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u00ab\u00bb\u2032\u2033`\u00b4"
@@ -175,10 +175,10 @@ def translate(
     for candidate in (token, previous):
         if candidate is None or candidate.type != "REGULAR_IDENTIFIER":
             continue
-        match = difflib.get_close_matches(candidate.upper(), keywords, n=1, cutoff=0.7)
-        if match:
+        hint = suggestion(candidate, keywords, limit=1, cutoff=0.7, ignore_case=True, lead=": ")
+        if hint:
             note = "" if candidate is token else f" ('{candidate}' was read as a name)"
-            return at(f"unknown word '{candidate}': did you mean {match[0]}?{note}", candidate)
+            return at(f"unknown word '{candidate}'{hint}{note}", candidate)
     kind = describe.get(token.type, "token")
     what = f"'{token}'" if kind == token.upper() else f"{kind} '{token}'"
     if token.type == "$END":

@@ -8,7 +8,6 @@ stand-in's ``/metadata``).
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -16,6 +15,7 @@ from importlib import resources
 
 from grammar.errors import AdqlSemanticError, SemanticProblem
 from grammar.nodes import TableName
+from grammar.suggestions import suggestion
 from planners.sql_catalog import ColumnInfo
 
 NUMERIC_TYPES = frozenset({"long", "int", "short", "double", "float", "unsignedByte"})
@@ -134,7 +134,6 @@ def lookup(table: TableName) -> HscTable:
     name = ".".join(parts)
     if name in TABLES:
         return TABLES[name]
-    close = difflib.get_close_matches(name, list(TABLES), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(TABLES)}"
+    hint = suggestion(name, TABLES, cutoff=0.5, list_known=True)
     written = ".".join(p.name for p in table.parts)
     raise AdqlSemanticError([SemanticProblem(f"Unknown HSC table '{written}'{hint}", table.span)])

@@ -20,7 +20,6 @@ Order of the steps, and why:
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -29,6 +28,7 @@ from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem, UnsupportedError
 from grammar.fold import fold_conditions
 from grammar.printer import to_adql
+from grammar.suggestions import suggestion
 from grammar.walk import and_of, conjuncts, iter_nodes, transform
 from planners.base import BackendRequest, Planner
 from planners.predicates import find_column, normalise_contains
@@ -144,8 +144,7 @@ def _check_columns(
     problems = []
     for ref in _references([*select.items, select.where, *outer]):
         if resolve(ref) is None and not (id(ref) in outer_refs and ref.name.key in aliases):
-            close = difflib.get_close_matches(ref.name.name, names, n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            hint = suggestion(ref.name.name, names)
             message = f"Unknown column '{ref.name.name}' in table {table}{hint}"
             problems.append(SemanticProblem(message, ref.span))
     if problems:

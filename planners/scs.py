@@ -17,12 +17,12 @@ gateway's. ``VERB=3`` asks for every column, so the rows match the catalogued co
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem
+from grammar.suggestions import suggestion
 from planners import predicates as p
 from planners.base import Applied, BackendRequest, Capability
 from planners.sql_catalog import ColumnInfo
@@ -100,8 +100,7 @@ class ScsPlanner:
         """A handle on ``<backend>.<table>``; any other name is a semantic error."""
         written = ".".join(part.name for part in table.parts)
         if written.lower() != self.table_name.lower():
-            close = difflib.get_close_matches(written, [self.table_name], n=1, cutoff=0.5)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = suggestion(written, [self.table_name], limit=1, cutoff=0.5, quote=True)
             problem = SemanticProblem(
                 f"Unknown table '{written}'; backend '{self.backend}' has only "
                 f"'{self.table_name}'{hint}",

@@ -29,7 +29,6 @@ dependent fetch, like a bind join). The planner itself never guesses ids.
 
 from __future__ import annotations
 
-import difflib
 import re
 import urllib.parse
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field, replace
 
 from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem
+from grammar.suggestions import suggestion
 from planners import predicates as p
 from planners import spectral_constraint as sc
 from planners.base import Applied, BackendRequest, Capability
@@ -196,8 +196,7 @@ class SpectralPlanner:
         if context in self.contexts and tab in TABLES:
             return SpecHandle(context, tab)
         known = self.table_names()
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(known)}"
+        hint = suggestion(name, known, cutoff=0.5, list_known=True)
         written = ".".join(part.name for part in table.parts)
         problem = SemanticProblem(f"Unknown spectral table '{written}'{hint}", table.span)
         raise AdqlSemanticError([problem])

@@ -8,13 +8,13 @@ column found in two visible tables is ambiguous unless a NATURAL/USING join merg
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 from sqlglot import exp
 
 from grammar.errors import SemanticProblem
 from grammar.nodes import ColumnReference, Identifier, TableName
+from grammar.suggestions import suggestion
 from planners.sql_catalog import ColumnInfo
 
 
@@ -138,8 +138,7 @@ class Scope:
                 for c in t.columns:
                     names.setdefault(c.name.lower(), c.name)
             scope = scope.parent
-        close = difflib.get_close_matches(ref.name.name.lower(), list(names), n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(repr(names[c]) for c in close)}?" if close else ""
+        hint = suggestion(ref.name.name, names.values(), ignore_case=True, quote=True)
         qual = ".".join(p.name for p in ref.qualifier.parts) + "." if ref.qualifier else ""
         return SemanticProblem(f"Unknown column '{qual}{ref.name.name}'{hint}", ref.span)
 
@@ -147,7 +146,5 @@ class Scope:
 def unknown_table(name: TableName, known: list[str]) -> SemanticProblem:
     """An 'unknown table' problem naming the closest catalogue tables."""
     written = ".".join(p.name for p in name.parts)
-    lowered = {k.lower(): k for k in known}
-    close = difflib.get_close_matches(written.lower(), list(lowered), n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(lowered[c]) for c in close)}?" if close else ""
+    hint = suggestion(written, known, ignore_case=True, quote=True)
     return SemanticProblem(f"Unknown table '{written}'{hint}", name.span)
