@@ -99,12 +99,14 @@ def _absolute(base_url: str, job_id: str, href: str) -> str:
     return xml_text(f"{job_url(base_url, job_id)}/{href.lstrip('/')}")
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def utc(value: datetime | None) -> datetime | None:
+    """``value`` in UTC, as vo-models' timestamps need it."""
     # vo-models' UTCTimestamp keeps the wall time and drops any offset, so convert first.
     return None if value is None else value.astimezone(UTC)
 
 
-def _serialize(document: BaseXmlModel) -> bytes:
+def model_xml(document: BaseXmlModel) -> bytes:
+    """``document`` as UTF-8 XML with a declaration, leaving out the fields never given."""
     data = document.to_xml(exclude_unset=True, xml_declaration=True, encoding="UTF-8")
     return data if isinstance(data, bytes) else data.encode()
 
@@ -145,12 +147,12 @@ def job_xml(job: Job, base_url: str, fetched: Mapping[str, int] | None = None) -
         "job_id": job.job_id,
         "owner_id": None if job.owner_id is None else xml_text(job.owner_id),
         "phase": ExecutionPhase(job.phase.value),
-        "quote": _utc(job.quote),
-        "creation_time": _utc(job.creation_time),
-        "start_time": _utc(job.start_time),
-        "end_time": _utc(job.end_time),
+        "quote": utc(job.quote),
+        "creation_time": utc(job.creation_time),
+        "start_time": utc(job.start_time),
+        "end_time": utc(job.end_time),
         "execution_duration": job.execution_duration,
-        "destruction": _utc(job.destruction),
+        "destruction": utc(job.destruction),
         "parameters": _parameters(base_url, job.job_id, job.parameters),
         "results": _results(base_url, job.job_id, job.results),
         "version": UWSVersion.V1_1,
@@ -167,7 +169,7 @@ def job_xml(job: Job, base_url: str, fetched: Mapping[str, int] | None = None) -
         fields["job_info"] = [
             _Fetched(backend=xml_text(backend), rows=rows) for backend, rows in fetched.items()
         ]
-    return _serialize(_JobSummary.model_validate(fields))
+    return model_xml(_JobSummary.model_validate(fields))
 
 
 def _job_ref(job: Job, base_url: str) -> ShortJobDescription:
@@ -175,7 +177,7 @@ def _job_ref(job: Job, base_url: str) -> ShortJobDescription:
         "job_id": job.job_id,
         "href": job_url(base_url, job.job_id),
         "phase": ExecutionPhase(job.phase.value),
-        "creation_time": _utc(job.creation_time),
+        "creation_time": utc(job.creation_time),
     }
     if job.run_id is not None:
         fields["run_id"] = xml_text(job.run_id)
@@ -187,14 +189,14 @@ def _job_ref(job: Job, base_url: str) -> ShortJobDescription:
 def job_list_xml(jobs: Iterable[Job], base_url: str) -> bytes:
     """``<uws:jobs>`` for ``GET /async``: one ``jobref`` per job (U §2.2.2)."""
     listing = Jobs(jobref=[_job_ref(job, base_url) for job in jobs], version=UWSVersion.V1_1)
-    return _serialize(listing)
+    return model_xml(listing)
 
 
 def parameters_xml(job: Job, base_url: str) -> bytes:
     """``<uws:parameters>`` for ``GET /async/{id}/parameters``."""
-    return _serialize(_parameters(base_url, job.job_id, job.parameters))
+    return model_xml(_parameters(base_url, job.job_id, job.parameters))
 
 
 def results_xml(job: Job, base_url: str) -> bytes:
     """``<uws:results>`` for ``GET /async/{id}/results``."""
-    return _serialize(_results(base_url, job.job_id, job.results))
+    return model_xml(_results(base_url, job.job_id, job.results))

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import UTC
 from typing import TYPE_CHECKING, Literal
 
-from pydantic_xml import BaseXmlModel
 from vo_models.tapregext.models import (
     DataLimit,
     DataLimits,
@@ -33,7 +31,7 @@ from vo_models.voresource.models import AccessURL, Capability, Interface
 from vo_models.vosi.availability.models import Availability
 from vo_models.vosi.capabilities.models import VOSICapabilities
 
-from gateway.uws_xml import xml_text
+from gateway.uws_xml import model_xml, utc, xml_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -169,19 +167,12 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return child
 
 
-def _model_xml(document: BaseXmlModel) -> bytes:
-    # exclude_unset: an element is written when it is given (see gateway.uws_xml).
-    data = document.to_xml(exclude_unset=True, xml_declaration=True, encoding="UTF-8")
-    return data if isinstance(data, bytes) else data.encode()
-
-
 def availability_xml(available: bool, notes: Sequence[str], up_since: datetime | None) -> bytes:
     """VOSI availability document (VOSIAvailability-v1.0: available, upSince?, note*)."""
     fields: dict[str, object] = {"available": available, "note": [xml_text(n) for n in notes]}
     if up_since is not None:
-        # vo-models' UTCTimestamp keeps the wall time and drops any offset, so convert first.
-        fields["up_since"] = up_since.astimezone(UTC)
-    return _model_xml(Availability.model_validate(fields))
+        fields["up_since"] = utc(up_since)
+    return model_xml(Availability.model_validate(fields))
 
 
 def _interface(url: str, use: Literal["full", "base"], xsi_type: str, **attrs: str) -> Interface:
@@ -316,7 +307,7 @@ def capabilities_xml(
                 "ivo://ivoa.net/std/DALI#examples", f"{base}/examples", "vr:WebBrowser"
             )
         )
-    return _model_xml(VOSICapabilities(capability=capabilities))
+    return model_xml(VOSICapabilities(capability=capabilities))
 
 
 # -- tables ------------------------------------------------------------------------------
