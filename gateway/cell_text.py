@@ -5,10 +5,18 @@ costs a handful of C++ passes per column and batch instead of one Python call pe
 final :func:`join_rows` concatenates rendered cells into the bytes of many rows at once by
 reading the value buffer of an Arrow string array: row text is never materialised as Python
 objects.
+
+:func:`render_ahead` runs a per-batch rendering on a small thread pool, a few batches ahead of
+the consumer: Arrow kernels release the GIL, so rendering uses every core and overlaps with
+sending the previous chunk and with producing the next batch.
 """
 
 from __future__ import annotations
 
+import collections
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
@@ -25,9 +33,14 @@ __all__ = [
     "TextStyle",
     "array_bytes",
     "join_rows",
+    "render_ahead",
     "render_column",
     "xml_escape",
 ]
+
+_WORKERS: Final = max(2, os.cpu_count() or 1)
+# Threads start on first use; shared by every writer of the process.
+_POOL: Final = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="cell-text")
 
 # Characters XML 1.0 cannot carry at all, even as character references.
 _XML_INVALID: Final = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
@@ -211,3 +224,25 @@ def array_bytes(rows: pa.Array) -> bytes:
     )
     start, end = offsets[0].as_py(), offsets[-1].as_py()
     return bytes(data_buf.slice(start, end - start))
+
+
+def render_ahead(
+    render: Callable[[pa.RecordBatch], bytes], batches: Iterable[pa.RecordBatch]
+) -> Iterator[bytes]:
+    """``render(batch)`` of every batch, in order, computed on the shared pool ahead of need.
+
+    At most one batch per worker (plus one) is pending, so memory stays a few batches.
+    Closing the iterator early cancels renderings not yet started; a rendering's exception is
+    raised where its result would have been yielded.
+    """
+    pending: collections.deque[Future[bytes]] = collections.deque()
+    try:
+        for batch in batches:
+            pending.append(_POOL.submit(render, batch))
+            if len(pending) > _WORKERS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()

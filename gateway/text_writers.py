@@ -1,10 +1,11 @@
 """Streaming CSV, TSV and JSON result writers.
 
 All three render whole columns with Arrow kernels (:mod:`gateway.cell_text`) and emit one
-chunk per batch. ``pyarrow.csv`` is not used for CSV: it quotes every string value and has no
-way to print array cells, whereas we quote only what RFC 4180 requires (plus empty strings,
-so that they stay distinguishable from nulls) and print arrays as space-separated numbers,
-like TABLEDATA.
+chunk per batch; batches are rendered on a thread pool a few ahead of the consumer
+(:func:`gateway.cell_text.render_ahead`). ``pyarrow.csv`` is not used for CSV: it quotes
+every string value and has no way to print array cells, whereas we quote only what RFC 4180
+requires (plus empty strings, so that they stay distinguishable from nulls) and print arrays
+as space-separated numbers, like TABLEDATA.
 
 CSV and TSV have no overflow indicator (DALI §4.4.1); an overflow is logged instead.
 
@@ -33,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gateway.arrow_types import meta_as_json
-from gateway.cell_text import JSON_STYLE, TextStyle, join_rows, render_column
+from gateway.cell_text import JSON_STYLE, TextStyle, join_rows, render_ahead, render_column
 from gateway.columns import ColumnMeta
 from gateway.result_writing import overflowed
 
@@ -140,14 +141,17 @@ def write_json(
     """
     metadata = json.dumps([_json_meta(meta) for meta in columns], ensure_ascii=False)
     yield f'{{"metadata":{metadata},\n"data":['.encode()
-    first = True
-    for batch in batches:
+
+    def render(batch: pa.RecordBatch) -> bytes:
         cells = [
             render_column(batch.column(i), meta, JSON_STYLE).fill_null("null")
             for i, meta in enumerate(columns)
         ]
         # Every row starts with ",\n"; the very first comma of the array is dropped.
-        rows = join_rows(cells, sep=",", prefix=",\n[", suffix="]")
+        return join_rows(cells, sep=",", prefix=",\n[", suffix="]")
+
+    first = True
+    for rows in render_ahead(render, batches):
         if rows:
             yield rows[1:] if first else rows
             first = False
@@ -198,9 +202,11 @@ def _write_delimited(
     """The body of :func:`write_csv` (CRLF, commas) and :func:`write_tsv` (LF, TABs)."""
     sep, end, name = (",", "\r\n", "CSV") if csv else ("\t", "\n", "TSV")
     yield (header + end).encode()
-    for batch in batches:
+
+    def render(batch: pa.RecordBatch) -> bytes:
         cells = [_delimited_cells(batch.column(i), meta, csv=csv) for i, meta in enumerate(columns)]
-        if rows := join_rows(cells, sep=sep, prefix="", suffix=end):
-            yield rows
+        return join_rows(cells, sep=sep, prefix="", suffix=end)
+
+    yield from (rows for rows in render_ahead(render, batches) if rows)
     if overflowed(overflow):
         _LOG.warning("result truncated at MAXREC; %s has no overflow indicator", name)
