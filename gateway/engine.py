@@ -32,6 +32,7 @@ from gateway.table_files import read_table_file
 from grammar.errors import UnsupportedError
 from grammar.nodes import Query, TableName
 from planners.sql import ResolvedTable, SqlTarget, compile_query
+from planners.sql_scope import quoted_sql
 
 UPLOAD_SCHEMA = "tap_upload"
 BATCH_ROWS = 65536
@@ -187,9 +188,9 @@ class LocalEngine:
             key = tuple(p.lower() for p in written)
             self._tables[key] = _Table(written, registered, data, metas, written)
             if len(written) > 1:
-                self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(written[-2])}")
-            view = ".".join(map(_q, written))
-            ddl = f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_q(registered)}"  # noqa: S608
+                self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted_sql(written[-2])}")
+            view = ".".join(map(quoted_sql, written))
+            ddl = f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {quoted_sql(registered)}"  # noqa: S608
             self._con.execute(ddl)
 
     def add_file(
@@ -280,10 +281,6 @@ def _interrupt(cursor: duckdb.DuckDBPyConnection) -> None:
     # A closed cursor (query finished) cannot be interrupted, and needs not be.
     with contextlib.suppress(duckdb.Error):
         cursor.interrupt()
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _reconcile(metas: list[ColumnMeta], schema: pa.Schema) -> list[ColumnMeta]:

@@ -44,6 +44,7 @@ from grammar import nodes as n
 from grammar.errors import AdqlSemanticError, SemanticProblem, UnsupportedError
 from grammar.fold import fold_conditions
 from grammar.printer import to_adql
+from grammar.printer_values import name_identifier
 from grammar.suggestions import suggestion
 from grammar.walk import and_of, conjuncts, iter_nodes, transform
 from planners.base import Capability, QueryPlanner
@@ -217,10 +218,7 @@ def scan_fragment(
     """Negotiate ``SELECT projection FROM table WHERE conjuncts`` with the backend."""
     items: tuple[n.SelectItem, ...] = (n.Asterisk(),)
     if projection is not None:
-        items = tuple(
-            n.DerivedColumn(n.ColumnReference(n.Identifier(c, delimited=not c.isidentifier())))
-            for c in projection
-        )
+        items = tuple(n.DerivedColumn(n.ColumnReference(name_identifier(c))) for c in projection)
     name = n.TableName(tuple(n.Identifier(p) for p in table.name_parts))
     body = n.SelectQuery(items, (n.TableReference(name),), where=and_of(tuple(conjuncts)))
     return negotiate(planner, n.Query(body))

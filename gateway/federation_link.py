@@ -16,6 +16,7 @@ from typing import Any
 from gateway.federation import ScanPlan
 from gateway.federation_upload import link_column
 from grammar import nodes as n
+from grammar.printer_values import name_identifier
 from grammar.walk import transform
 
 __all__ = ["link_query"]
@@ -29,8 +30,7 @@ def _qualifier(scan: ScanPlan) -> n.TableName:
 
 
 def _column(name: str, qualifier: n.TableName) -> n.ColumnReference:
-    regular = name.isidentifier() and name.isascii() and not name.startswith("_")
-    return n.ColumnReference(n.Identifier(name, delimited=not regular), qualifier)
+    return n.ColumnReference(name_identifier(name), qualifier)
 
 
 def _expand(items: Sequence[n.SelectItem], scans: Sequence[ScanPlan]) -> tuple[n.SelectItem, ...]:

@@ -28,6 +28,7 @@ from gateway.errors import BackendError
 from gateway.votable import write_votable
 from grammar.parser import parse
 from grammar.printer import to_adql
+from grammar.printer_values import identifier, name_identifier
 
 if TYPE_CHECKING:
     from gateway.federation import ScanPlan
@@ -50,7 +51,7 @@ def link_column(inner: int) -> str:
 
 
 def _quote(name: str) -> str:
-    return name if name.isidentifier() and name.isascii() else '"' + name.replace('"', '""') + '"'
+    return identifier(name_identifier(name))
 
 
 def remote_query(scan: ScanPlan, positions: tuple[str, str], radius: float) -> str:

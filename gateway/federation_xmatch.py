@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from gateway.federation_refs import Ref, owners
 from grammar import nodes as n
+from grammar.printer_values import name_identifier
 from planners.predicates import constant, find_column, normalise_contains
 
 __all__ = [
@@ -269,8 +270,7 @@ def _signed(value: float) -> n.ValueExpression:
 
 def cone_condition(positions: tuple[str, str], cone: Cone) -> n.SearchCondition:
     """``CONTAINS(POINT(ra, dec), CIRCLE(ra0, dec0, r)) = 1`` over unqualified columns."""
-    ra_col, dec_col = (n.ColumnReference(n.Identifier(c, delimited=not c.isidentifier()))
-                       for c in positions)  # fmt: skip
+    ra_col, dec_col = (n.ColumnReference(name_identifier(c)) for c in positions)
     point = n.Point(None, ra_col, dec_col)
     circle = n.Circle(None, n.Coordinates(_signed(cone.ra), _signed(cone.dec)), _lit(cone.radius))
     return n.ComparisonPredicate("=", n.FunctionCall("CONTAINS", (point, circle)), _lit(1))

@@ -22,9 +22,19 @@ _LEVEL = {"|": 1, "^": 2, "&": 3, "+": 4, "-": 4, "*": 5, "/": 5}
 """Binding strength of the numeric binary operators (``||`` is handled apart)."""
 
 
+def is_regular(name: str) -> bool:
+    """True if ``name`` may be written unquoted: a regular identifier that is not reserved."""
+    return _REGULAR.match(name) is not None and not is_reserved(name)
+
+
+def name_identifier(name: str) -> n.Identifier:
+    """The identifier for a catalogue name: regular where ADQL allows one, delimited otherwise."""
+    return n.Identifier(name, delimited=not is_regular(name))
+
+
 @lru_cache(maxsize=4096)
 def _regular(name: str) -> str:
-    if _REGULAR.match(name) is None or is_reserved(name):
+    if not is_regular(name):
         msg = f"{name!r} is not a regular ADQL identifier; build it with delimited=True"
         raise ValueError(msg)
     return name

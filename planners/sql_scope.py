@@ -23,6 +23,11 @@ def quoted(name: str) -> exp.Identifier:
     return exp.Identifier(this=name, quoted=True)
 
 
+def quoted_sql(name: str, dialect: str = "duckdb") -> str:
+    """``name`` as a quoted identifier in SQL text, for statements not built as sqlglot trees."""
+    return quoted(name).sql(dialect)
+
+
 def matches(ident: Identifier, name: str) -> bool:
     """True if the ADQL identifier designates the catalogue name ``name``."""
     return name == ident.name if ident.delimited else name.lower() == ident.key

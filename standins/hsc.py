@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
+from planners.sql_scope import quoted_sql
 from standins.hsc_formats import (
     CONTENT_TYPES,
     FORMATS,
@@ -37,7 +38,7 @@ from standins.hsc_formats import (
     header,
     row_expression,
 )
-from standins.hsc_query import HscQuery, RequestError, SqlParams, parse_query, quote
+from standins.hsc_query import HscQuery, RequestError, SqlParams, parse_query
 from standins.hsc_schema import (
     LEGAL_TABLES,
     MAGTYPES,
@@ -68,7 +69,7 @@ class _Catalog:
         for name in self.tables:
             path = str(files[name]).replace("'", "''")
             # Both the name and the path come from our own configuration, not from requests.
-            view = f"CREATE VIEW {quote(name)} AS SELECT * FROM read_parquet('{path}')"  # noqa: S608
+            view = f"CREATE VIEW {quoted_sql(name)} AS SELECT * FROM read_parquet('{path}')"  # noqa: S608
             self._db.execute(view)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -147,7 +148,7 @@ def _sql(query: HscQuery, fmt: str, options: Options, params: SqlParams) -> str:
     where = query.where(params)
     limit, offset = params.bind(query.pagesize), params.bind((query.page - 1) * query.pagesize)
     # Only schema-checked, quoted names and $placeholders are in the text; values are bound.
-    sql = f"SELECT {row} AS line FROM {quote(query.table.name)} WHERE {where}"  # noqa: S608
+    sql = f"SELECT {row} AS line FROM {quoted_sql(query.table.name)} WHERE {where}"  # noqa: S608
     return f"{sql} {query.order_by()} LIMIT {limit} OFFSET {offset}"
 
 

@@ -15,7 +15,8 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 import pyarrow as pa
 
-from standins.hsc_query import RequestError, SqlParams, quote
+from planners.sql_scope import quoted_sql
+from standins.hsc_query import RequestError, SqlParams
 
 if TYPE_CHECKING:
     from standins.hsc_schema import HscColumn
@@ -79,8 +80,8 @@ class Options:
 def _text(col: HscColumn) -> str:
     """The cell as VARCHAR (NULL stays NULL)."""
     if col.xtype == "timestamp":
-        return f"strftime({quote(col.name)}, {_ISO})"
-    return f"CAST({quote(col.name)} AS VARCHAR)"
+        return f"strftime({quoted_sql(col.name)}, {_ISO})"
+    return f"CAST({quoted_sql(col.name)} AS VARCHAR)"
 
 
 def _csv_cell(col: HscColumn, delim: str) -> str:

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from planners.sql_scope import quoted_sql
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -53,11 +55,6 @@ class SqlParams:
         return f"${name}"
 
 
-def quote(name: str) -> str:
-    """A double-quoted SQL identifier (names come from the schema, never from requests)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 @dataclass(frozen=True, slots=True)
 class Cone:
     """A great-circle cone in degrees."""
@@ -90,9 +87,9 @@ class HscQuery:
         """The ORDER BY clause, or ``""`` for file order (ids ascending)."""
         if not self.order:
             return ""
-        keys = [f"{quote(c.name)} {'DESC' if desc else 'ASC'}" for c, desc in self.order]
+        keys = [f"{quoted_sql(c.name)} {'DESC' if desc else 'ASC'}" for c, desc in self.order]
         if all(c.name != self.table.key for c, _ in self.order):
-            keys.append(quote(self.table.key))  # a total order keeps pages disjoint
+            keys.append(quoted_sql(self.table.key))  # a total order keeps pages disjoint
         return "ORDER BY " + ", ".join(keys)
 
 
@@ -117,7 +114,7 @@ def _typed_value(col: HscColumn, raw: str, param: str) -> object:
 
 
 def _criterion(col: HscColumn, op: str, values: tuple[str, ...], params: SqlParams) -> str:
-    name = quote(col.name)
+    name = quoted_sql(col.name)
     param = col.name if op == "eq" else f"{col.name}.{op}"
     alternatives = []
     for raw in values:
@@ -133,7 +130,7 @@ def _criterion(col: HscColumn, op: str, values: tuple[str, ...], params: SqlPara
 
 
 def _cone_sql(table: HscTable, cone: Cone, params: SqlParams) -> str:
-    ra, dec = quote(table.ra), quote(table.dec)
+    ra, dec = quoted_sql(table.ra), quoted_sql(table.dec)
     lo, hi = params.bind(cone.dec - cone.radius), params.bind(cone.dec + cone.radius)
     ra0, dec0, r = params.bind(cone.ra), params.bind(cone.dec), params.bind(cone.radius)
     # The declination band is a plain range, so DuckDB prunes Parquet row groups with it;
