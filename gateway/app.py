@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
+import anyio.to_thread
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -77,7 +78,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        service = service_factory(settings)
+        # Building reads every backend's metadata (blocking: not on the loop); the service's
+        # HTTP client then joins this loop, which runs every query of the process.
+        service = await anyio.to_thread.run_sync(service_factory, settings)
+        await service.start()
         store = await SqlJobStore.open(job_database_url(settings))
         results = result_store_for(settings)
         queue: JobQueue
@@ -120,7 +124,7 @@ def create_app(
             await queue.close()
             await store.close()
             await http.aclose()
-            service.close()
+            await service.aclose()
 
     app = FastAPI(title=settings.service_title, lifespan=lifespan, docs_url=None, redoc_url=None)
     prefix = settings.base_path

@@ -52,8 +52,6 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except AdqlError as exc:
         print(f"error: {exc}", file=err)
         return cli.EXIT_INVALID
-    finally:
-        service.close()
     print(explain_plan(plan, options=service.options), file=out)
     return cli.EXIT_OK
 

@@ -76,8 +76,6 @@ def _translate_configured(args: argparse.Namespace, text: str, out: TextIO, err:
     except AdqlError as exc:
         print(f"error: {exc}", file=err)
         return cli.EXIT_INVALID
-    finally:
-        service.close()
     print(json.dumps(result, indent=2), file=out)
     return cli.EXIT_OK
 

@@ -16,7 +16,7 @@ import contextlib
 import functools
 import itertools
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +32,6 @@ from gateway.table_files import read_table_file
 from grammar.errors import UnsupportedError
 from grammar.nodes import Query, TableName
 from planners.sql import ResolvedTable, SqlTarget, compile_query
-from planners.sql_scope import quoted_sql
 
 UPLOAD_SCHEMA = "tap_upload"
 BATCH_ROWS = 65536
@@ -115,7 +114,13 @@ class _Resolver:
 
 
 class QueryResult:
-    """Columns known up front; batches streamed; ``overflow`` known once batches are consumed."""
+    """The one result of every query service: columns up front, batches streamed, INFOs.
+
+    ``overflow`` is known once the batches are consumed: MAXREC cut the rows, or (federated
+    queries) a backend cut its part of them. ``infos`` are the INFO elements the answer
+    carries (``BACKEND_ERROR``, ``JOIN_STRATEGY``, ...). ``on_close`` runs once when the
+    stream ends, fails or is closed (the federated service closes its per-query engine there).
+    """
 
     def __init__(
         self,
@@ -123,16 +128,25 @@ class QueryResult:
         batches: Iterator[pa.RecordBatch],
         state: dict[str, bool],
         cursor: duckdb.DuckDBPyConnection | None = None,
+        *,
+        infos: Sequence[tuple[str, str, str]] = (),
+        fetched_overflow: bool = False,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.columns = columns
-        self.batches = batches
+        self.infos: tuple[tuple[str, str, str], ...] = tuple(infos)
         self._state = state
         self._cursor = cursor
+        self._fetched_overflow = fetched_overflow
+        self._on_close = on_close
+        self.batches: Iterator[pa.RecordBatch] = (
+            batches if on_close is None else _closing(batches, self.close)
+        )
 
     @property
     def overflow(self) -> bool:
-        """True if MAXREC cut the result short (valid after iterating ``batches``)."""
-        return self._state["overflow"]
+        """True if MAXREC or a backend cut the result short (valid after iterating ``batches``)."""
+        return self._state["overflow"] or self._fetched_overflow
 
     def cancel(self) -> None:
         """Interrupt the running query; the batch iterator then raises (thread-safe).
@@ -142,6 +156,44 @@ class QueryResult:
         """
         if self._cursor is not None:
             _interrupt(self._cursor)
+
+    def close(self) -> None:
+        """Run the close hook (once); for a result whose batches are never read to the end."""
+        hook, self._on_close = self._on_close, None
+        if hook is not None:
+            hook()
+
+    def with_batches(self, batches: Iterator[pa.RecordBatch]) -> QueryResult:
+        """The same result read through ``batches`` (a wrapper of :attr:`batches`).
+
+        Flags, INFOs and the cursor are this result's; closing either runs the hook once.
+        """
+        return QueryResult(
+            self.columns, batches, self._state, self._cursor, infos=self.infos,
+            fetched_overflow=self._fetched_overflow, on_close=self.close,
+        )  # fmt: skip
+
+    def federated(
+        self,
+        infos: Sequence[tuple[str, str, str]],
+        *,
+        fetched_overflow: bool,
+        on_close: Callable[[], None],
+    ) -> QueryResult:
+        """The result with a federation's INFOs, its backends' overflow and a close hook."""
+        return QueryResult(
+            self.columns, self.batches, self._state, self._cursor, infos=infos,
+            fetched_overflow=fetched_overflow, on_close=on_close,
+        )  # fmt: skip
+
+
+def _closing(
+    batches: Iterator[pa.RecordBatch], close: Callable[[], None]
+) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from batches
+    finally:
+        close()
 
 
 class LocalEngine:
@@ -188,9 +240,9 @@ class LocalEngine:
             key = tuple(p.lower() for p in written)
             self._tables[key] = _Table(written, registered, data, metas, written)
             if len(written) > 1:
-                self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted_sql(written[-2])}")
-            view = ".".join(map(quoted_sql, written))
-            ddl = f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {quoted_sql(registered)}"  # noqa: S608
+                self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(written[-2])}")
+            view = ".".join(map(_q, written))
+            ddl = f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_q(registered)}"  # noqa: S608
             self._con.execute(ddl)
 
     def add_file(
@@ -281,6 +333,10 @@ def _interrupt(cursor: duckdb.DuckDBPyConnection) -> None:
     # A closed cursor (query finished) cannot be interrupted, and needs not be.
     with contextlib.suppress(duckdb.Error):
         cursor.interrupt()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _reconcile(metas: list[ColumnMeta], schema: pa.Schema) -> list[ColumnMeta]:

@@ -19,9 +19,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import anyio.from_thread
 import pyarrow as pa
 
 from gateway.arrow_types import column_meta_from_arrow
+from gateway.cancellation import Cancellation, in_worker_thread
+from gateway.engine import QueryResult
 from gateway.explain import explain_plan
 from gateway.federated_service import FederatedQueryService
 from gateway.federation import Plan
@@ -52,6 +55,18 @@ def _upload(name: str, value: pa.Table | UploadedTable) -> UploadedTable:
     return UploadedTable(name, columns, value)
 
 
+def _collect(result: QueryResult) -> ExecuteResult:
+    """Every row of ``result`` in one table (blocking)."""
+    batches = list(result.batches)
+    schema = batches[0].schema if batches else None
+    table = (
+        pa.Table.from_batches(batches, schema)
+        if batches
+        else pa.table({c.name: pa.array([], pa.null()) for c in result.columns})
+    )
+    return ExecuteResult(table, result.overflow, result.infos)
+
+
 class Gateway:
     """A federation of backends answering ADQL (plans, explanations, results).
 
@@ -66,6 +81,12 @@ class Gateway:
     def __init__(self, settings: GatewaySettings, options: FederationOptions | None = None) -> None:
         self.settings = settings
         self.service = FederatedQueryService(settings, options)
+        # A synchronous library API cannot assume its caller's event loop lives as long as the
+        # gateway: the service's HTTP client lives on an event loop thread of its own, this
+        # one blocking portal, which every ``execute`` drives.
+        self._portal_cm = anyio.from_thread.start_blocking_portal()
+        self._portal = self._portal_cm.__enter__()
+        self._portal.call(self.service.start)
 
     @classmethod
     def from_config(cls, path: str | Path, options: FederationOptions | None = None) -> Gateway:
@@ -104,24 +125,29 @@ class Gateway:
         limit = self.settings.maxrec_default if maxrec is None else maxrec
         options = RunOptions(partial=partial, allow_allsky=allow_allsky, fetch_whole=fetch_whole)
 
-        def run() -> ExecuteResult:
-            result = self.service.run_with_options(
-                query, uploads=tables, maxrec=limit, cancellation=None, options=options
-            )
-            batches = list(result.batches)
-            schema = batches[0].schema if batches else None
-            table = (
-                pa.Table.from_batches(batches, schema)
-                if batches
-                else pa.table({c.name: pa.array([], pa.null()) for c in result.columns})
-            )
-            return ExecuteResult(table, result.overflow, result.infos)
+        # Awaited without a thread: cancelling the caller cancels the query on the portal.
+        future = self._portal.start_task_soon(self._execute, query, tables, limit, options)
+        return await asyncio.wrap_future(future)
 
-        return await asyncio.to_thread(run)
+    async def _execute(
+        self,
+        query: Query,
+        uploads: Mapping[str, UploadedTable],
+        maxrec: int,
+        options: RunOptions,
+    ) -> ExecuteResult:
+        cancellation = Cancellation()
+        result = await self.service.run(
+            query, uploads=uploads, maxrec=maxrec, cancellation=cancellation, options=options
+        )
+        return await in_worker_thread(cancellation, _collect, result)
 
     def close(self) -> None:
         """Release the HTTP client and the event loop thread."""
-        self.service.close()
+        try:
+            self._portal.call(self.service.aclose)
+        finally:
+            self._portal_cm.__exit__(None, None, None)
 
     def __enter__(self) -> Self:
         """Use as ``with Gateway.from_config(...) as gw``."""

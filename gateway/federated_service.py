@@ -2,10 +2,12 @@
 
 :class:`FederatedQueryService` implements :class:`gateway.query_service.QueryService`. The
 catalogue (:class:`gateway.catalog.FederatedCatalog`) is read at start-up; TAP_SCHEMA is built
-from it and answered by the local engine. ``run`` is called from a worker thread: the fetches
-run on the service's own event loop thread with one shared :class:`gateway.executor.Executor`,
-then the fetched rows are registered in a per-query :class:`gateway.engine.LocalEngine` that
-runs the local query with MAXREC semantics.
+from it and answered by the local engine. ``run`` is a coroutine on the caller's event loop:
+type check and planning run in a worker thread, the fetches are awaited on the loop with the
+one shared :class:`gateway.executor.Executor` (created by ``start()`` on that loop, as its
+HTTP client belongs to it), then the fetched rows are registered in a per-query
+:class:`gateway.engine.LocalEngine` (a worker thread again) that runs the local query with
+MAXREC semantics.
 
 Failure semantics: a failing backend never takes the gateway down; by default the query fails
 with the :class:`gateway.errors.BackendError` naming backend, URL and cause; with
@@ -16,13 +18,13 @@ with the :class:`gateway.errors.BackendError` naming backend, URL and cause; wit
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import functools
 import json
 import logging
 import threading
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 import pyarrow as pa
 
@@ -33,12 +35,11 @@ from gateway.arrow_types import (
     column_meta_from_arrow,
     field_metadata,
 )
-from gateway.cancellation import Cancellation
+from gateway.cancellation import Cancellation, in_worker_thread
 from gateway.catalog import FederatedCatalog
 from gateway.catalog_sources import column_info
 from gateway.columns import ColumnMeta
-from gateway.engine import LocalEngine
-from gateway.engine import QueryResult as EngineResult
+from gateway.engine import LocalEngine, QueryResult
 from gateway.errors import ResourceLimitError
 from gateway.example_catalog import runnable_examples
 from gateway.examples import Example
@@ -49,7 +50,7 @@ from gateway.federation_link import link_query
 from gateway.federation_upload import link_column
 from gateway.federation_xmatch import FederationOptions
 from gateway.kinds.registry import kind_for
-from gateway.run_options import RunOptions
+from gateway.run_options import RunOptions, check_query
 from gateway.settings import GatewaySettings
 from gateway.table_files import read_table_file
 from gateway.table_meta import SchemaMeta
@@ -59,57 +60,9 @@ from grammar import nodes as n
 from grammar.errors import AdqlSemanticError
 from grammar.nodes import Query
 
-__all__ = ["FederatedQueryService", "FederatedResult"]
+__all__ = ["FederatedQueryService", "declared_table"]
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class FederatedResult:
-    """The engine's streamed result plus the federation's INFOs and backend overflow."""
-
-    def __init__(
-        self, inner: EngineResult, engine: LocalEngine, infos: Sequence[tuple[str, str, str]],
-        *, fetched_overflow: bool,
-    ) -> None:  # fmt: skip
-        self._inner = inner
-        self._engine = engine
-        self._fetched_overflow = fetched_overflow
-        self.columns: Sequence[ColumnMeta] = inner.columns
-        self.infos: tuple[tuple[str, str, str], ...] = tuple(infos)
-        self.batches: Iterator[pa.RecordBatch] = self._stream()
-
-    def _stream(self) -> Iterator[pa.RecordBatch]:
-        try:
-            yield from self._inner.batches
-        finally:
-            self._engine.close()
-
-    @property
-    def overflow(self) -> bool:
-        """MAXREC cut the result, or a backend cut its part of it."""
-        return self._inner.overflow or self._fetched_overflow
-
-    def cancel(self) -> None:
-        """Interrupt the local query."""
-        self._inner.cancel()
-
-
-class _LoopThread:
-    """An asyncio loop in a daemon thread, for coroutines submitted from worker threads."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-        self.loop.close()
 
 
 class FederatedQueryService:
@@ -157,12 +110,9 @@ class FederatedQueryService:
         self._schema_version = -1
         self._schema_lock = threading.Lock()
         self._rebuild_schema()
-        self._loop = _LoopThread()
-
-        async def make() -> Executor:
-            return Executor(settings.backends, executor_options)
-
-        self._executor = self._loop.submit(make()).result()
+        self._executor_options = executor_options
+        self._executor: Executor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ metadata
 
@@ -217,41 +167,74 @@ class FederatedQueryService:
 
     # ------------------------------------------------------------------ running
 
-    def run(
-        self,
-        query: Query,
-        *,
-        uploads: Mapping[str, UploadedTable],
-        maxrec: int,
-        cancellation: Cancellation | None = None,
-    ) -> FederatedResult:
-        """Execute ``query`` with default options (see :meth:`run_with_options`)."""
-        return self.run_with_options(
-            query, uploads=uploads, maxrec=maxrec, cancellation=cancellation, options=RunOptions()
-        )
+    async def start(self) -> None:
+        """Create the shared HTTP executor on the running loop (idempotent)."""
+        if self._executor is None:
+            self._executor = Executor(self.settings.backends, self._executor_options)
+            self._loop = asyncio.get_running_loop()
 
-    def run_with_options(
+    def _running_executor(self) -> Executor:
+        if self._executor is None:
+            msg = "the federated service runs queries only after start()"
+            raise RuntimeError(msg)
+        if self._loop is not asyncio.get_running_loop():
+            msg = "the federated service runs queries only on the event loop it started on"
+            raise RuntimeError(msg)
+        return self._executor
+
+    async def run(
         self,
         query: Query,
         *,
         uploads: Mapping[str, UploadedTable],
         maxrec: int,
-        cancellation: Cancellation | None,
+        cancellation: Cancellation,
         options: RunOptions,
-    ) -> FederatedResult:
-        """Plan, fetch, and run the local query; blocking (call from a worker thread)."""
-        plan = self.plan(query, uploads=uploads, options=options)
+    ) -> QueryResult:
+        """Type-check and plan (worker thread), fetch (this loop), run the local query."""
+        executor = self._running_executor()
+        plan = await in_worker_thread(
+            cancellation, functools.partial(self._checked_plan, query, uploads, options)
+        )
         tables = {name.lower(): _with_metadata(up) for name, up in uploads.items()}
         raw = {name.lower(): up.raw for name, up in uploads.items() if up.raw is not None}
-        execution = self._fetch(plan, tables, options, cancellation, {}, raw=raw)
+        execution = await self._fetch(
+            executor, plan, tables, options, cancellation, failed={}, raw=raw
+        )
         if plan.fragment is not None and execution.failed:
             # The only backend failed and PARTIAL was asked: answer the federated form of the
             # query over empty tables, which gives the right columns and no rows.
-            plan = self.plan(query, uploads=uploads, options=options, federate=True)
+            plan = await in_worker_thread(
+                cancellation,
+                functools.partial(
+                    self.plan, query, uploads=uploads, options=options, federate=True
+                ),
+            )
             first = execution
-            execution = self._fetch(plan, tables, options, cancellation, first.failed, raw=raw)
+            execution = await self._fetch(
+                executor, plan, tables, options, cancellation, failed=first.failed, raw=raw
+            )
             # The second run skips the failed backend; its BACKEND_ERROR INFO is the first's.
             execution.infos[:0] = [info for info in first.infos if info[0] == "BACKEND_ERROR"]
+        return await in_worker_thread(
+            cancellation, self._finish, plan, execution, tables, maxrec, cancellation
+        )
+
+    def _checked_plan(
+        self, query: Query, uploads: Mapping[str, UploadedTable], options: RunOptions
+    ) -> Plan:
+        check_query(query, self.schemas(), uploads)
+        return self.plan(query, uploads=uploads, options=options)
+
+    def _finish(
+        self,
+        plan: Plan,
+        execution: Execution,
+        tables: dict[str, pa.Table],
+        maxrec: int,
+        cancellation: Cancellation,
+    ) -> QueryResult:
+        """Register the fetched rows in a per-query engine and start the local query."""
         engine = self._engine(plan, execution)
         outer_links = _outer_links(execution)
         for scan in plan.scans:
@@ -272,20 +255,21 @@ class FederatedQueryService:
             infos.append(("JOIN_STRATEGY", f"{labels[index]}: {choice.strategy}", text))
         if execution.overflow:
             infos.append(("BACKEND_OVERFLOW", "true", "a backend cut its answer at its limit"))
-        return FederatedResult(result, engine, infos, fetched_overflow=execution.overflow)
+        return result.federated(infos, fetched_overflow=execution.overflow, on_close=engine.close)
 
-    def _fetch(
+    async def _fetch(
         self,
+        executor: Executor,
         plan: Plan,
         uploads: Mapping[str, pa.Table],
         options: RunOptions,
-        cancellation: Cancellation | None,
-        failed: Mapping[str, str],
+        cancellation: Cancellation,
         *,
+        failed: Mapping[str, str],
         raw: Mapping[str, bytes],
     ) -> Execution:
         runner = PlanRunner(
-            self._executor,
+            executor,
             self.catalog,
             self.options,
             options.run_id,
@@ -298,15 +282,19 @@ class FederatedQueryService:
         runner.result.failed.update(failed)
         if not plan.fragments and not any(s.ref.source == "upload" for s in plan.scans):
             return runner.result
-        if cancellation is not None and cancellation.cancelled:
+        if cancellation.cancelled:
             msg = "the query was cancelled"
             raise ResourceLimitError(msg)
-        future = self._loop.submit(runner.run(plan, uploads))
-        if cancellation is not None:
-            cancellation.on_cancel(lambda: _discard(future.cancel()))
+        # Its own task, so that the cancellation (deadline, client gone, ABORT) stops the
+        # fetches in flight and the query fails with a limit error, not a bare CancelledError.
+        fetches = asyncio.ensure_future(runner.run(plan, uploads))
+        cancellation.cancels_task(fetches)
         try:
-            return future.result()
-        except concurrent.futures.CancelledError:
+            return await fetches
+        except asyncio.CancelledError:
+            caller = asyncio.current_task()
+            if caller is not None and caller.cancelling():
+                raise  # the caller itself is being cancelled: let that proceed
             msg = "the query was cancelled while fetching from backends"
             raise ResourceLimitError(msg) from None
 
@@ -348,12 +336,12 @@ class FederatedQueryService:
         entry = self.catalog.lookup(item.name)
         return entry.meta.columns if entry is not None else ()
 
-    def close(self) -> None:
-        """Close the HTTP client and the loop thread."""
-        try:
-            self._loop.submit(self._executor.aclose()).result(10)
-        finally:
-            self._loop.close()
+    async def aclose(self) -> None:
+        """Close the HTTP client (on the loop of :meth:`start`)."""
+        executor, self._executor = self._executor, None
+        self._loop = None
+        if executor is not None:
+            await executor.aclose()
 
 
 def _outer_links(execution: Execution) -> dict[int, list[int]]:
@@ -407,10 +395,6 @@ def _declared_type(meta: ColumnMeta) -> pa.DataType | None:
         return arrow_type_from_meta(meta)
     except UnsupportedTypeError:
         return None
-
-
-def _discard(value: object) -> None:
-    del value
 
 
 def _fields(options: FederationOptions) -> dict[str, Any]:

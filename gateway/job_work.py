@@ -1,22 +1,27 @@
-"""The body of an async job: read its parameters, run the query, write the result file."""
+"""The body of an async job: read its parameters, run the query, write the result file.
+
+The body is a coroutine on the executor's loop; reading parameters and uploads, parsing and
+writing the result run in worker threads, the query on the service's own terms.
+"""
 
 from __future__ import annotations
 
 import grammar
-from gateway.cancellation import Cancellation
+from gateway.cancellation import Cancellation, in_worker_thread
 from gateway.datalink import DatalinkRoutes
 from gateway.fault_location import faults_located
 from gateway.job_progress import JobProgress
 from gateway.jobs import Job, JobResult
 from gateway.query_log import QueryLog
-from gateway.query_service import QueryService
+from gateway.query_service import QueryResult, QueryService
 from gateway.responses import render_result
-from gateway.run_options import RunOptions, run_query
+from gateway.run_options import RunOptions
 from gateway.settings import GatewaySettings
-from gateway.tap_params import ParamBag, parse_uploads, query_params
-from gateway.uploads import UploadPolicy, load_uploads
+from gateway.tap_params import ParamBag, TapQueryParams, parse_uploads, query_params
+from gateway.uploads import UploadedTable, UploadPolicy, load_uploads
 from gateway.uws.execute import JobBody
 from gateway.uws.results import ResultStore, upload_name
+from grammar.nodes import Query
 
 
 def make_job_work(settings: GatewaySettings, service: QueryService, store: ResultStore) -> JobBody:
@@ -29,7 +34,8 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: Resul
     links = DatalinkRoutes.from_settings(settings)
     progress = JobProgress()
 
-    def run(job: Job, cancellation: Cancellation, record: QueryLog) -> tuple[JobResult, ...]:
+    def read(job: Job) -> tuple[TapQueryParams, Query, dict[str, UploadedTable]]:
+        """The job's parameters, parsed query and uploads (blocking: a worker thread)."""
         bag = ParamBag((p.name, p.value) for p in job.parameters if not p.by_reference)
         tap = query_params(
             bag, maxrec_default=settings.maxrec_default, maxrec_hard=settings.maxrec_hard
@@ -42,7 +48,18 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: Resul
                 data = store.load(job.job_id, upload_name(part))
                 if data is not None:
                     files[part] = data
-        uploads = load_uploads(tap.uploads, files, policy)
+        return tap, query, load_uploads(tap.uploads, files, policy)
+
+    def save(job: Job, tap: TapQueryParams, result: QueryResult) -> JobResult:
+        """Write the result file (blocking: reads every row)."""
+        media_type, chunks = render_result(
+            result, tap.response_format, query_text=tap.query, links=links
+        )
+        size = store.save(job.job_id, "result", chunks)
+        return JobResult("result", "results/result", media_type, size)
+
+    async def run(job: Job, cancellation: Cancellation, record: QueryLog) -> tuple[JobResult, ...]:
+        tap, query, uploads = await in_worker_thread(cancellation, read, job)
         options = RunOptions(
             tap.partial,
             tap.allow_allsky,
@@ -52,24 +69,17 @@ def make_job_work(settings: GatewaySettings, service: QueryService, store: Resul
         )
         # A runtime fault of the query ends the job in ERROR, placed where certain.
         with faults_located(query):
-            result = run_query(
-                service,
-                query,
-                uploads=uploads,
-                maxrec=tap.maxrec,
-                cancellation=cancellation,
+            result = await service.run(
+                query, uploads=uploads, maxrec=tap.maxrec, cancellation=cancellation,
                 options=options,
-            )
-            media_type, chunks = render_result(
-                record.counted(result), tap.response_format, query_text=tap.query, links=links
-            )
-            size = store.save(job.job_id, "result", chunks)
-        return (JobResult("result", "results/result", media_type, size),)
+            )  # fmt: skip
+            saved = await in_worker_thread(cancellation, save, job, tap, record.counted(result))
+        return (saved,)
 
-    def logged_run(job: Job, cancellation: Cancellation) -> tuple[JobResult, ...]:
+    async def logged_run(job: Job, cancellation: Cancellation) -> tuple[JobResult, ...]:
         record = QueryLog("async", job.job_id, _run_id(job))
         try:
-            return run(job, cancellation, record)
+            return await run(job, cancellation, record)
         except Exception as exc:
             record.failed(exc)
             raise

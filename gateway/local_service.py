@@ -13,12 +13,13 @@ from collections.abc import Mapping, Sequence
 import pyarrow as pa
 
 from gateway.arrow_types import column_meta_from_arrow, field_metadata
-from gateway.cancellation import Cancellation
+from gateway.cancellation import Cancellation, in_worker_thread
 from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine, QueryResult
 from gateway.example_catalog import runnable_examples
 from gateway.examples import Example
 from gateway.kinds.registry import kind_for
+from gateway.run_options import RunOptions, check_query
 from gateway.settings import ColumnOverride, GatewaySettings, LocalTable
 from gateway.table_files import file_schema
 from gateway.table_meta import SchemaMeta, TableMeta
@@ -91,15 +92,35 @@ class LocalQueryService:
         """Example queries built from the configured tables."""
         return self._examples
 
-    def run(
+    async def start(self) -> None:
+        """Nothing is bound to an event loop: the engine serves every thread."""
+
+    async def run(
         self,
         query: Query,
         *,
         uploads: Mapping[str, UploadedTable],
         maxrec: int,
-        cancellation: Cancellation | None = None,
+        cancellation: Cancellation,
+        options: RunOptions,
     ) -> QueryResult:
-        """Execute ``query`` in the engine."""
+        """Type-check and execute ``query`` in the engine (a worker thread).
+
+        ``options`` are the federation's; with no backends there is nothing they change.
+        """
+        del options
+        return await in_worker_thread(
+            cancellation, self._execute, query, uploads, maxrec, cancellation
+        )
+
+    def _execute(
+        self,
+        query: Query,
+        uploads: Mapping[str, UploadedTable],
+        maxrec: int,
+        cancellation: Cancellation,
+    ) -> QueryResult:
+        check_query(query, self._schemas, uploads)
         return self._engine.execute(
             query,
             uploads={name: _with_metadata(up) for name, up in uploads.items()},
@@ -107,7 +128,7 @@ class LocalQueryService:
             cancellation=cancellation,
         )
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the engine."""
         self._engine.close()
 

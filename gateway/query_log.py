@@ -21,17 +21,16 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 import pyarrow as pa
 
-from gateway.columns import ColumnMeta
+from gateway.engine import QueryResult
 from gateway.errors import classify
-from gateway.query_service import QueryResult
 from gateway.responses import PARTIAL_INFO
 
-__all__ = ["LOGGER_NAME", "LoggedResult", "QueryLog"]
+__all__ = ["LOGGER_NAME", "QueryLog"]
 
 LOGGER_NAME = "adql_gateway.query"
 log = logging.getLogger(LOGGER_NAME)
@@ -83,9 +82,9 @@ class QueryLog:
 
         return report
 
-    def counted(self, result: QueryResult) -> LoggedResult:
+    def counted(self, result: QueryResult) -> QueryResult:
         """``result`` whose rows are counted; its end (or failure) writes the line."""
-        return LoggedResult(result, self)
+        return result.with_batches(_counted(result, self))
 
     def finished(self, *, overflow: bool) -> None:
         """The answer was delivered whole (``overflow``: cut or incomplete)."""
@@ -124,40 +123,21 @@ class QueryLog:
         )
 
 
-class LoggedResult:
-    """A query result whose delivery is watched by a :class:`QueryLog`.
+def _counted(result: QueryResult, record: QueryLog) -> Iterator[pa.RecordBatch]:
+    """``result``'s batches, watched by ``record``.
 
     The line is written when the batches are exhausted (``OK`` or ``OVERFLOW``), when reading
     them fails (``ERROR``), or when the reader stops early (``ERROR``: the client went away).
     """
-
-    def __init__(self, result: QueryResult, record: QueryLog) -> None:
-        self._result = result
-        self._record = record
-        self.columns: Sequence[ColumnMeta] = result.columns
-        # The federated service's backend INFOs travel with the result.
-        self.infos: Sequence[tuple[str, str, str]] = getattr(result, "infos", ())
-        self.batches: Iterator[pa.RecordBatch] = self._count(iter(result.batches))
-
-    def _count(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        try:
-            for batch in batches:
-                self._record.add_rows(batch.num_rows)
-                yield batch
-        except GeneratorExit:
-            self._record.abandoned()
-            raise
-        except BaseException as exc:
-            self._record.failed(exc)
-            raise
-        incomplete = any(info[0] == PARTIAL_INFO for info in self.infos)
-        self._record.finished(overflow=self._result.overflow or incomplete)
-
-    @property
-    def overflow(self) -> bool:
-        """The wrapped result's overflow flag (valid once the batches are consumed)."""
-        return self._result.overflow
-
-    def cancel(self) -> None:
-        """Stop the wrapped result."""
-        self._result.cancel()
+    try:
+        for batch in result.batches:
+            record.add_rows(batch.num_rows)
+            yield batch
+    except GeneratorExit:
+        record.abandoned()
+        raise
+    except BaseException as exc:
+        record.failed(exc)
+        raise
+    incomplete = any(info[0] == PARTIAL_INFO for info in result.infos)
+    record.finished(overflow=result.overflow or incomplete)

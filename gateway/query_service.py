@@ -1,45 +1,26 @@
 """What the TAP layer needs from whatever answers queries: metadata and a way to run ADQL.
 
-The local DuckDB service implements it today; the federation planner implements it over
-remote backends. Handlers and the job runner only see this protocol.
+The local DuckDB service implements it; the federated service implements it over remote
+backends. Handlers, the job body and the Python facade only see this protocol. ``run`` is a
+coroutine on the caller's event loop: blocking steps (type check, planning, DuckDB) go to
+worker threads, backend fetches are awaited on the loop. A service owns loop-bound resources
+(the HTTP client): ``start()`` on the loop that will run queries, ``aclose()`` on the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-import pyarrow as pa
-
 from gateway.cancellation import Cancellation
-from gateway.columns import ColumnMeta
+from gateway.engine import QueryResult
 from gateway.examples import Example
+from gateway.run_options import RunOptions
 from gateway.table_meta import SchemaMeta
 from gateway.uploads import UploadedTable
 from grammar.nodes import Query
 
-
-class QueryResult(Protocol):
-    """A streamed result: metadata first, batches as they come, overflow known at the end."""
-
-    @property
-    def columns(self) -> Sequence[ColumnMeta]:
-        """Result columns in SELECT order."""
-        ...
-
-    @property
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        """The rows, in Arrow record batches."""
-        ...
-
-    @property
-    def overflow(self) -> bool:
-        """True once the rows were cut at MAXREC (valid after ``batches`` is exhausted)."""
-        ...
-
-    def cancel(self) -> None:
-        """Stop producing rows as soon as possible (callable from any thread)."""
-        ...
+__all__ = ["QueryResult", "QueryService"]
 
 
 class QueryService(Protocol):
@@ -53,20 +34,27 @@ class QueryService(Protocol):
         """Example queries that run against the configured tables."""
         ...
 
-    def run(
+    async def start(self) -> None:
+        """Acquire what is bound to the running event loop (before the first ``run``)."""
+        ...
+
+    async def run(
         self,
         query: Query,
         *,
         uploads: Mapping[str, UploadedTable],
         maxrec: int,
-        cancellation: Cancellation | None = None,
+        cancellation: Cancellation,
+        options: RunOptions,
     ) -> QueryResult:
-        """Execute a parsed query; blocking (call it from a worker thread).
+        """Type-check and execute a parsed query; the rows stream from the result.
 
-        ``cancellation`` stops the work from another thread, before or after rows flow.
+        ``cancellation`` stops the work from any thread, before or after rows flow; a caller
+        cancelled while it awaits stops it too. Reading the batches blocks (read them in a
+        worker thread).
         """
         ...
 
-    def close(self) -> None:
-        """Release resources (database connections, HTTP clients)."""
+    async def aclose(self) -> None:
+        """Release resources (database connections, HTTP clients) on the loop of ``start``."""
         ...

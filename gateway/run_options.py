@@ -1,27 +1,26 @@
-"""Per-query options beyond the QueryService protocol: gateway extension parameters.
+"""Per-query options beyond ADQL: gateway extension parameters, and the type check.
 
 ``PARTIAL=true`` (return the healthy part of a federated query, one INFO per failed backend),
 ``XMATCH_ALLSKY=true`` (allow a federated positional cross-match with no spatial restriction),
-``FETCH_WHOLE=true`` (allow fetching a remote table whole above the configured row estimate)
-and the job's RUNID reach services that understand them through :func:`run_query`; other
-services (the local one) run the query as the protocol says.
+``FETCH_WHOLE=true`` (allow fetching a remote table whole above the configured row estimate),
+the job's RUNID and the caller's Authorization reach every query service; the local one has
+no backends and ignores them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import TypeAlias
 
-from gateway.cancellation import Cancellation
-from gateway.query_service import QueryResult, QueryService
+from gateway.table_meta import SchemaMeta
 from gateway.typecheck import catalogue_tables, check_types
 from gateway.uploads import UploadedTable
 from grammar.nodes import Query
 
-__all__ = ["OptionAwareService", "ProgressReport", "RunOptions", "run_query"]
+__all__ = ["ProgressReport", "RunOptions", "check_query"]
 
-#: ``(backend name, rows just fetched from it)``; called from the fetching thread.
+#: ``(backend name, rows just fetched from it)``; called on the event loop of the fetches.
 ProgressReport: TypeAlias = Callable[[str, int], None]
 
 
@@ -39,41 +38,12 @@ class RunOptions:
     """Told ``(backend, rows)`` each time rows arrive from a backend (async job progress)."""
 
 
-@runtime_checkable
-class OptionAwareService(Protocol):
-    """A query service that takes :class:`RunOptions`."""
+def check_query(
+    query: Query, schemas: Sequence[SchemaMeta], uploads: Mapping[str, UploadedTable]
+) -> None:
+    """Type-check ``query`` against a service's TAP_SCHEMA and the uploads (blocking).
 
-    def run_with_options(
-        self,
-        query: Query,
-        *,
-        uploads: Mapping[str, UploadedTable],
-        maxrec: int,
-        cancellation: Cancellation | None,
-        options: RunOptions,
-    ) -> QueryResult:
-        """Run ``query`` honouring ``options``."""
-        ...
-
-
-def run_query(
-    service: QueryService,
-    query: Query,
-    *,
-    uploads: Mapping[str, UploadedTable],
-    maxrec: int,
-    cancellation: Cancellation | None,
-    options: RunOptions,
-) -> QueryResult:
-    """Run ``query`` on ``service``, with ``options`` when the service takes them.
-
-    The query is type-checked first against the service's TAP_SCHEMA and the uploads: a type
-    mistake is an ``AdqlSemanticError`` with its position, before any backend is asked.
+    A type mistake is an ``AdqlSemanticError`` with its position, before any backend is asked.
     """
     columns = {name: upload.columns for name, upload in uploads.items()}
-    check_types(query, catalogue_tables(service.schemas(), columns))
-    if isinstance(service, OptionAwareService):
-        return service.run_with_options(
-            query, uploads=uploads, maxrec=maxrec, cancellation=cancellation, options=options
-        )
-    return service.run(query, uploads=uploads, maxrec=maxrec, cancellation=cancellation)
+    check_types(query, catalogue_tables(schemas, columns))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import anyio.to_thread
 import uvicorn
 from fastapi import FastAPI
 
@@ -44,9 +45,13 @@ def run_worker_for(config: Path | None, log_level: str = DEFAULT_LEVEL) -> None:
     settings = load_settings(config)
     factory = query_service_factory(settings)
 
-    def make_body(s: GatewaySettings, results: ResultStore) -> tuple[JobBody, Callable[[], None]]:
-        service = factory(s)
-        return make_job_work(s, service, results), service.close
+    async def make_body(
+        s: GatewaySettings, results: ResultStore
+    ) -> tuple[JobBody, Callable[[], Awaitable[None]]]:
+        # Building reads every backend's metadata (blocking); the executor joins this loop.
+        service = await anyio.to_thread.run_sync(factory, s)
+        await service.start()
+        return make_job_work(s, service, results), service.aclose
 
     run_worker(settings, make_body)
 

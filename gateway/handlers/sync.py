@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import threading
+import asyncio
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 import grammar
-from gateway.cancellation import Cancellation
+from gateway.cancellation import Cancellation, in_worker_thread
 from gateway.errors import describe_fault
 from gateway.fault_location import faults_located, located
 from gateway.handlers.common import GatewayState, gateway_state, with_cleanup
@@ -17,8 +17,8 @@ from gateway.handlers.routes import get_and_post
 from gateway.query_log import QueryLog
 from gateway.request_params import RequestParams, read_request_params
 from gateway.responses import render_result
-from gateway.run_options import RunOptions, run_query
-from gateway.stream_guard import PrefetchedResult
+from gateway.run_options import RunOptions
+from gateway.stream_guard import prefetched
 from gateway.tap_params import TapQueryParams, query_params
 from gateway.uploads import load_uploads
 
@@ -59,43 +59,37 @@ async def _answer(
     record: QueryLog,
 ) -> Response:
     """Run the query; the response streams its rows, counted by ``record``."""
-    query = grammar.parse(tap.query)
+    # Parsing a long query takes a while (0.6 MB of ADQL: about a second): not on the loop.
+    query = await anyio.to_thread.run_sync(grammar.parse, tap.query)
     # Passed on only to backends configured with forward_authorization (never logged).
     authorization = request.headers.get("authorization")
     uploads = await anyio.to_thread.run_sync(
         load_uploads, tap.uploads, params.files, state.upload_policy
     )
-    # A sync query may not run longer than sync_timeout: the timer interrupts the engine,
-    # whether it is still computing or already streaming.
+    # A sync query may not run longer than sync_timeout: the deadline cancels the fetches in
+    # flight or interrupts the engine, whether it is still computing or already streaming.
     cancellation = Cancellation()
-    deadline = threading.Timer(state.settings.sync_timeout, cancellation.cancel)
-    deadline.daemon = True
-    deadline.start()
-
-    def run() -> PrefetchedResult:
-        # The first batch is read before the response starts: a fault found while producing
-        # it is answered with its own status and a DALI error document.
-        with faults_located(query):
-            return PrefetchedResult(
-                run_query(
-                    state.service,
-                    query,
-                    uploads=uploads,
-                    maxrec=tap.maxrec,
-                    cancellation=cancellation,
-                    options=RunOptions(
-                        tap.partial,
-                        tap.allow_allsky,
-                        tap.run_id,
-                        authorization=authorization,
-                        fetch_whole=tap.fetch_whole,
-                        progress=record.progress(),
-                    ),
-                )
-            )
-
+    deadline = asyncio.get_running_loop().call_later(
+        state.settings.sync_timeout, cancellation.cancel
+    )
+    watcher = asyncio.ensure_future(_cancel_when_gone(request, cancellation))
+    options = RunOptions(
+        tap.partial,
+        tap.allow_allsky,
+        tap.run_id,
+        authorization=authorization,
+        fetch_whole=tap.fetch_whole,
+        progress=record.progress(),
+    )
     try:
-        result = record.counted(await anyio.to_thread.run_sync(run))
+        with faults_located(query):
+            result = await state.service.run(
+                query, uploads=uploads, maxrec=tap.maxrec, cancellation=cancellation,
+                options=options,
+            )  # fmt: skip
+            # The first batch is read before the response starts: a fault found while
+            # producing it is answered with its own status and a DALI error document.
+            result = record.counted(await in_worker_thread(cancellation, prefetched, result))
         media_type, chunks = render_result(
             result,
             tap.response_format,
@@ -106,7 +100,19 @@ async def _answer(
     except BaseException:
         deadline.cancel()
         raise
+    finally:
+        # From here on the streaming response notices a client that goes away.
+        watcher.cancel()
     return StreamingResponse(
         with_cleanup(chunks, on_close=(deadline.cancel, cancellation.cancel)),
         media_type=media_type,
     )
+
+
+async def _cancel_when_gone(request: Request, cancellation: Cancellation) -> None:
+    """Cancel the query when the client disconnects before its response starts."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            cancellation.cancel()
+            return

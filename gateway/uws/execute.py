@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-
-import anyio.to_thread
 
 from gateway.cancellation import Cancellation
 from gateway.errors import classify
@@ -30,9 +28,13 @@ HEARTBEAT_INTERVAL = 2.0
 
 @dataclass(frozen=True, slots=True)
 class JobBody:
-    """The blocking body of a job; returns the results to record on success."""
+    """The body of a job (a coroutine); returns the results to record on success.
 
-    run: Callable[[Job, Cancellation], tuple[JobResult, ...]]
+    It stops when its task is cancelled or when the cancellation is (both interrupt the
+    query it runs).
+    """
+
+    run: Callable[[Job, Cancellation], Awaitable[tuple[JobResult, ...]]]
     progress: JobProgress = field(default_factory=JobProgress)
     """Where ``run`` reports the rows its query fetched from each backend; the executor
     copies it into the store with every heartbeat, so any replica can show it."""
@@ -70,11 +72,9 @@ class JobExecutor:
         limit = job.execution_duration or None
         try:
             async with asyncio.timeout(limit):
-                # Abandoned on cancel so the deadline holds; the cancellation then interrupts
-                # the query so the abandoned thread stops burning CPU.
-                results = await anyio.to_thread.run_sync(
-                    self._body.run, job, cancellation, abandon_on_cancel=True
-                )
+                # The timeout cancels the body's task: fetches in flight stop, and the work in
+                # worker threads is interrupted through the cancellation.
+                results = await self._body.run(job, cancellation)
         except TimeoutError:
             cancellation.cancel()
             await self._finish_error(

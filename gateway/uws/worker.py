@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq.connections import RedisSettings
@@ -28,8 +28,12 @@ from gateway.uws.store import SqlJobStore
 
 log = logging.getLogger(__name__)
 
-#: Builds the job body once per worker process (it owns the query service).
-BodyFactory = Callable[[GatewaySettings, ResultStore], tuple[JobBody, Callable[[], None]]]
+#: Builds the job body once per worker process, on the worker's event loop (it owns the
+#: query service, started on that loop); returns the body and how to close it there.
+BodyFactory = Callable[
+    [GatewaySettings, ResultStore],
+    Awaitable[tuple[JobBody, Callable[[], Awaitable[None]]]],
+]
 
 
 def job_database_url(settings: GatewaySettings) -> str:
@@ -64,7 +68,7 @@ def build_worker(settings: GatewaySettings, make_body: BodyFactory) -> Worker:
     async def startup(ctx: dict[str, Any]) -> None:
         store = await SqlJobStore.open(job_database_url(settings))
         results = result_store_for(settings)
-        body, close_body = make_body(settings, results)
+        body, close_body = await make_body(settings, results)
         ctx.update(
             store=store,
             close_body=close_body,
@@ -76,7 +80,7 @@ def build_worker(settings: GatewaySettings, make_body: BodyFactory) -> Worker:
     async def shutdown(ctx: dict[str, Any]) -> None:
         if "store" in ctx:
             await ctx["store"].close()
-            ctx["close_body"]()
+            await ctx["close_body"]()
 
     return Worker(
         # One try per delivery: retries after a dead worker are the reaper's decision, made

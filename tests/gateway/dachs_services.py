@@ -20,7 +20,7 @@ from astropy.table import Table
 
 from gateway.federated_service import FederatedQueryService
 from gateway.settings import BackendConfig, GatewaySettings
-from grammar import parse
+from tests.gateway.service_runs import run_query
 from tests.gateway.test_dachs_backend import DACHS_URL, _answers, _start_dachs, brute_pairs
 
 DACHS_ROOT = DACHS_URL.removesuffix("/tap")
@@ -36,18 +36,13 @@ def ensure_dachs() -> None:
 def gateway_with(backend: BackendConfig, data_dir: Path) -> Iterator[FederatedQueryService]:
     """A federated service over ``backend`` and DaCHS's TAP service."""
     tap = BackendConfig(name="dachs", kind="tap", url=DACHS_URL, timeout_seconds=60)
-    svc = FederatedQueryService(GatewaySettings(data_dir=data_dir, backends=[backend, tap]))
-    try:
-        yield svc
-    finally:
-        svc.close()
+    yield FederatedQueryService(GatewaySettings(data_dir=data_dir, backends=[backend, tap]))
 
 
 def run(svc: FederatedQueryService, adql: str) -> tuple[pa.Table, list[tuple[str, str, str]]]:
     """All rows and the INFOs of one query."""
-    result = svc.run(parse(adql), uploads={}, maxrec=1_000_000)
-    batches = list(result.batches)
-    return (pa.Table.from_batches(batches) if batches else pa.table({})), list(result.infos)
+    table, result = run_query(svc, adql)
+    return table, list(result.infos)
 
 
 def within(table: Table, columns: tuple[str, str], cone: tuple[float, float, float]) -> np.ndarray:

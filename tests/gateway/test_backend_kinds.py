@@ -72,17 +72,14 @@ def test_each_kind_checks_its_own_configuration() -> None:
 def test_a_plugin_kind_is_served_without_other_changes(tmp_path: Path) -> None:
     config = BackendConfig(name="plug", kind="static_cone_test", url="http://127.0.0.1:1/cone")
     service = FederatedQueryService(GatewaySettings(data_dir=tmp_path, backends=[config]))
-    try:
-        [status] = service.catalog.statuses()
-        assert (status.kind, status.state) == ("static_cone_test", "ok")
-        assert [t.meta.table_name for t in service.catalog.tables()] == ["plug.t"]
-        where = "1 = CONTAINS(POINT(ra, dec), CIRCLE(10, 20, 0.5))"
-        plan = service.plan(parse(f"SELECT * FROM plug.t WHERE {where}"))
-        assert plan.fragment is not None
-        [request] = plan.fragment.requests
-        assert (request.url, dict(request.params)["RA"]) == ("http://127.0.0.1:1/cone", "10.0")
-    finally:
-        service.close()
+    [status] = service.catalog.statuses()
+    assert (status.kind, status.state) == ("static_cone_test", "ok")
+    assert [t.meta.table_name for t in service.catalog.tables()] == ["plug.t"]
+    where = "1 = CONTAINS(POINT(ra, dec), CIRCLE(10, 20, 0.5))"
+    plan = service.plan(parse(f"SELECT * FROM plug.t WHERE {where}"))
+    assert plan.fragment is not None
+    [request] = plan.fragment.requests
+    assert (request.url, dict(request.params)["RA"]) == ("http://127.0.0.1:1/cone", "10.0")
 
 
 def test_planners_take_no_more_than_their_kind_declares() -> None:

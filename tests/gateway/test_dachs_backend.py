@@ -44,6 +44,7 @@ from gateway.settings import BackendConfig, GatewaySettings, LocalTable
 from gateway.uploads import UploadedTable
 from grammar import parse
 from planners.base import BackendRequest
+from tests.gateway.service_runs import run_query
 from tests.live_server import reserve_port, serve_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -195,18 +196,15 @@ def settings(
 
 
 @pytest.fixture(scope="module")
-def service(settings: GatewaySettings) -> Iterator[FederatedQueryService]:
-    svc = FederatedQueryService(settings)
-    yield svc
-    svc.close()
+def service(settings: GatewaySettings) -> FederatedQueryService:
+    return FederatedQueryService(settings)
 
 
 def run(
     svc: FederatedQueryService, adql: str, uploads: dict[str, UploadedTable] | None = None
 ) -> tuple[pa.Table, list[tuple[str, str, str]]]:
-    result = svc.run(parse(adql), uploads=uploads or {}, maxrec=1_000_000)
-    batches = list(result.batches)
-    return (pa.Table.from_batches(batches) if batches else pa.table({})), list(result.infos)
+    table, result = run_query(svc, adql, uploads=uploads)
+    return table, list(result.infos)
 
 
 def rows(table: pa.Table | Table, columns: list[str]) -> list[tuple[object, ...]]:
@@ -393,15 +391,12 @@ def test_cross_match_of_another_backend_with_dachs(
         f"ON DISTANCE(POINT('ICRS', t.ra, t.dec), POINT('ICRS', s.ra, s.dec)) < {RADIUS} "
         f"WHERE {FIELD}"
     )
-    try:
-        plan = svc.plan(parse(adql))
-        assert plan.mode == "federated"
-        star_scan = next(s for s in plan.scans if s.ref.label == "s")
-        assert star_scan.backend == "dachs"
-        assert star_scan.depends is not None  # restricted by the peer's rows once they are read
-        got, infos = run(svc, adql)
-    finally:
-        svc.close()
+    plan = svc.plan(parse(adql))
+    assert plan.mode == "federated"
+    star_scan = next(s for s in plan.scans if s.ref.label == "s")
+    assert star_scan.backend == "dachs"
+    assert star_scan.depends is not None  # restricted by the peer's rows once they are read
+    got, infos = run(svc, adql)
     (choice,) = [i for i in infos if i[0] == "JOIN_STRATEGY"]
     if strategy == "UploadJoin":
         assert choice[1] == "s: UploadJoin"
@@ -427,10 +422,7 @@ def test_cross_match_of_a_local_table_with_dachs(
         f"ON DISTANCE(POINT('ICRS', t.ra, t.dec), POINT('ICRS', s.ra, s.dec)) < {RADIUS} "
         f"WHERE {FIELD}"
     )
-    try:
-        got, _ = run(svc, adql)
-    finally:
-        svc.close()
+    got, _ = run(svc, adql)
     assert got.num_rows >= 10
 
 

@@ -37,6 +37,7 @@ from grammar.nodes import Query
 from standins.data import DemoData, ensure_demo_data
 from tests.gateway.conftest import read_votable, resource_sequence
 from tests.gateway.federation_servers import ECDFS, Federation, dead_url, run_federation
+from tests.gateway.service_runs import run_query
 from tests.live_server import serve_app
 
 pytestmark = pytest.mark.integration
@@ -56,25 +57,14 @@ def federation(demo: DemoData, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(scope="module")
-def service(federation: Federation) -> Iterator[FederatedQueryService]:
-    svc = FederatedQueryService(GatewaySettings(backends=federation.backends()))
-    yield svc
-    svc.close()
+def service(federation: Federation) -> FederatedQueryService:
+    return FederatedQueryService(GatewaySettings(backends=federation.backends()))
 
 
 def run(
     svc: FederatedQueryService, adql: str, uploads: dict[str, UploadedTable] | None = None
 ) -> pa.Table:
-    options = RunOptions()
-    result = svc.run_with_options(
-        parse(adql),
-        uploads=uploads or {},
-        maxrec=1_000_000,
-        cancellation=None,
-        options=options,
-    )
-    batches = list(result.batches)
-    return pa.Table.from_batches(batches) if batches else pa.table({})
+    return run_query(svc, adql, uploads=uploads)[0]
 
 
 def load(demo: DemoData, name: str, columns: list[str]) -> dict[str, np.ndarray]:
@@ -146,11 +136,7 @@ def test_hsc_x_spectra_cross_match(federation: Federation, demo: DemoData, strat
     plan = service.plan(parse(adql))
     spec_scan = next(s for s in plan.scans if s.ref.label == "s")
     assert spec_scan.depends is not None  # spectra restricted by the HSC side
-    try:
-        result = service.run(parse(adql), uploads={}, maxrec=1_000_000)
-        got = pa.Table.from_batches(list(result.batches))
-    finally:
-        service.close()
+    got, result = run_query(service, adql)
     (choice,) = [i for i in result.infos if i[0] == "JOIN_STRATEGY"]
     assert choice[1] == ("s: LocalJoin" if strategy == "auto" else "s: BindJoin")
     hsc = load(demo, "hscv3.summary", ["MatchID", "MatchRA", "MatchDec"])
@@ -178,17 +164,13 @@ def test_dp1_x_hsc_cross_match(federation: Federation, demo: DemoData, strategy:
         bind_cluster_deg=0.08,
     )
     svc = FederatedQueryService(GatewaySettings(backends=federation.backends()), options)
-    try:
-        adql = (
-            "SELECT o.objectId, h.MatchID, o.* FROM hscv3.summary AS h, dp1.Object AS o "
-            f"WHERE DISTANCE(POINT(o.coord_ra, o.coord_dec), POINT(h.MatchRA, h.MatchDec)) < {RADIUS}"
-            " AND " + CONE.format(ra="h.MatchRA", dec="h.MatchDec")
-        )
-        result = svc.run(parse(adql), uploads={}, maxrec=1_000_000)
-        got = pa.Table.from_batches(list(result.batches))
-        strategies = [i for i in result.infos if i[0] == "JOIN_STRATEGY"]
-    finally:
-        svc.close()
+    adql = (
+        "SELECT o.objectId, h.MatchID, o.* FROM hscv3.summary AS h, dp1.Object AS o "
+        f"WHERE DISTANCE(POINT(o.coord_ra, o.coord_dec), POINT(h.MatchRA, h.MatchDec)) < {RADIUS}"
+        " AND " + CONE.format(ra="h.MatchRA", dec="h.MatchDec")
+    )
+    got, result = run_query(svc, adql)
+    strategies = [i for i in result.infos if i[0] == "JOIN_STRATEGY"]
     assert not any(name.startswith("__fed") for name in got.column_names)
     assert len(strategies) == 1
     if strategy in {"UploadJoin", "BindJoin"}:
@@ -265,10 +247,7 @@ def test_forced_upload_join_with_a_user_upload_as_the_outer_side(
     _, uploads, expected = dp1_upload_case(demo, every=1999)
     options = FederationOptions(strategy="UploadJoin")
     service = _Federated(GatewaySettings(backends=federation.backends()), options)
-    try:
-        got = run(service, UPLOAD_JOIN, uploads=uploads)
-    finally:
-        service.close()
+    got = run(service, UPLOAD_JOIN, uploads=uploads)
     found = set(zip(got.column("id").to_pylist(), got.column("objectId").to_pylist(), strict=True))
     assert expected
     assert found == expected
@@ -327,32 +306,25 @@ def test_backend_error_names_the_backend(federation: Federation) -> None:
     svc = FederatedQueryService(
         GatewaySettings(backends=federation.backends(spec=dead_url() + "/spec"))
     )
-    try:
-        with pytest.raises(BackendError, match="backend 'spec'"):
-            run(svc, "SELECT TOP 1 * FROM sdss_dr16.specobj")
-    finally:
-        svc.close()
+    with pytest.raises(BackendError, match="backend 'spec'"):
+        run(svc, "SELECT TOP 1 * FROM sdss_dr16.specobj")
 
 
 def test_cancellation_stops_the_fetch(service: FederatedQueryService) -> None:
     cancellation = Cancellation()
     cancellation.cancel()
     with pytest.raises(ResourceLimitError, match="cancelled"):
-        service.run(
-            parse("SELECT * FROM hscv3.summary"), uploads={}, maxrec=10, cancellation=cancellation
-        )
+        run_query(service, "SELECT * FROM hscv3.summary", maxrec=10, cancellation=cancellation)
     # A fetch in flight: a wide HSC box in the dense SMC field takes seconds to page through.
     cancellation = Cancellation()
     timer = threading.Timer(0.2, cancellation.cancel)
     started = time.monotonic()
     timer.start()
     with pytest.raises(ResourceLimitError):
-        service.run(
-            parse(
-                "SELECT * FROM hscv3.summary AS h, sdss_dr16.specobj AS s "
-                "WHERE h.MatchDec BETWEEN -74 AND -71 AND h.MatchRA BETWEEN 10 AND 16"
-            ),
-            uploads={},
+        run_query(
+            service,
+            "SELECT * FROM hscv3.summary AS h, sdss_dr16.specobj AS s "
+            "WHERE h.MatchDec BETWEEN -74 AND -71 AND h.MatchRA BETWEEN 10 AND 16",
             maxrec=10,
             cancellation=cancellation,
         )
@@ -399,13 +371,9 @@ def test_cone_only_inner_strategy_follows_density(
         f"ON CONTAINS(POINT(h.MatchRA, h.MatchDec), CIRCLE(s.ra, s.dec, {RADIUS})) = 1 "
         "WHERE CONTAINS(POINT(s.ra, s.dec), CIRCLE(53.2, -28.1, 0.05)) = 1"
     )
-    try:
-        plan = service.plan(parse(adql))
-        assert next(s for s in plan.scans if s.ref.label == "h").depends is not None
-        result = service.run(parse(adql), uploads={}, maxrec=1_000_000)
-        got = pa.Table.from_batches(list(result.batches))
-    finally:
-        service.close()
+    plan = service.plan(parse(adql))
+    assert next(s for s in plan.scans if s.ref.label == "h").depends is not None
+    got, result = run_query(service, adql)
     (choice,) = [i for i in result.infos if i[0] == "JOIN_STRATEGY"]
     if expected is not None:
         assert choice[1] == f"h: {expected}", choice[2]

@@ -22,6 +22,7 @@ from gateway.cancellation import Cancellation
 from gateway.engine import QueryResult as EngineResult
 from gateway.local_service import LocalQueryService
 from gateway.query_log import LOGGER_NAME
+from gateway.run_options import RunOptions
 from gateway.settings import load_settings
 from gateway.uploads import UploadedTable
 from grammar.nodes import Query
@@ -132,15 +133,16 @@ class BrokenService(LocalQueryService):
     """A service with a bug: running any query fails with an exception naming a secret."""
 
     @override
-    def run(
+    async def run(
         self,
         query: Query,
         *,
         uploads: Mapping[str, UploadedTable],
         maxrec: int,
-        cancellation: Cancellation | None = None,
+        cancellation: Cancellation,
+        options: RunOptions,
     ) -> EngineResult:
-        del query, uploads, maxrec, cancellation
+        del query, uploads, maxrec, cancellation, options
         raise KeyError(SECRET)
 
 

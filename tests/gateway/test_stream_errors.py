@@ -10,9 +10,9 @@ import pytest
 from astropy.io.votable import parse
 
 from gateway.columns import ColumnMeta
-from gateway.engine import LocalEngine
+from gateway.engine import LocalEngine, QueryResult
 from gateway.errors import describe_fault
-from gateway.stream_guard import PrefetchedResult
+from gateway.stream_guard import prefetched
 from gateway.votable import write_votable
 from grammar import parse as parse_adql
 from tests.gateway.conftest import query_statuses
@@ -48,23 +48,15 @@ def test_without_error_text_the_fault_propagates() -> None:
         b"".join(write_votable(COLUMNS, batches_then_fault(1)))
 
 
-class Streamed:
+def streamed(batches: Iterator[pa.RecordBatch]) -> QueryResult:
     """A result whose rows come from a generator (as the engine's streamed scans do)."""
-
-    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
-        self.columns = COLUMNS
-        self.batches = batches
-        self.overflow = False
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
+    return QueryResult(COLUMNS, batches, {"overflow": False})
 
 
 def test_prefetch_raises_a_fault_of_the_first_batch_before_any_byte() -> None:
     with pytest.raises(ZeroDivisionError):
-        PrefetchedResult(Streamed(batches_then_fault(0)))
-    later = PrefetchedResult(Streamed(batches_then_fault(2)))
+        prefetched(streamed(batches_then_fault(0)))
+    later = prefetched(streamed(batches_then_fault(2)))
     body = b"".join(write_votable(later.columns, later.batches, error_text=describe_fault))
     assert query_statuses(body) == [("before", "OK"), ("after", "ERROR")]
     # An internal failure is told by reference only: its text is for the server log.
@@ -75,10 +67,10 @@ def test_prefetch_raises_a_fault_of_the_first_batch_before_any_byte() -> None:
 def test_prefetch_keeps_every_row_and_the_overflow_flag() -> None:
     engine = LocalEngine()
     engine.add_table("t.x", pa.table({"a": pa.array([2, 1, 0], pa.int64())}))
-    result = PrefetchedResult(engine.execute(parse_adql("SELECT a FROM t.x ORDER BY a"), maxrec=2))
+    result = prefetched(engine.execute(parse_adql("SELECT a FROM t.x ORDER BY a"), maxrec=2))
     assert [b.to_pydict() for b in result.batches] == [{"a": [0, 1]}]
     assert result.overflow is True
-    empty = PrefetchedResult(engine.execute(parse_adql("SELECT a FROM t.x WHERE a > 5")))
+    empty = prefetched(engine.execute(parse_adql("SELECT a FROM t.x WHERE a > 5")))
     assert list(empty.batches) == []
     engine.close()
 

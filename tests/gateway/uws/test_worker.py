@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,14 +32,14 @@ REDIS_URL = os.environ.get("ADQLGW_TEST_REDIS", "redis://127.0.0.1:6379/0")
 def sleeping_body(results: ResultStore, runs: list[str]) -> JobBody:
     """Sleeps for the job's QUERY seconds (checking for cancellation), then writes a result."""
 
-    def run(job: Job, cancellation: Cancellation) -> tuple[JobResult, ...]:
+    async def run(job: Job, cancellation: Cancellation) -> tuple[JobResult, ...]:
         runs.append(job.job_id)
         deadline = time.monotonic() + float(job.parameter("QUERY") or 0)
         while time.monotonic() < deadline:
             if cancellation.cancelled:
                 msg = "cancelled"
                 raise RuntimeError(msg)
-            time.sleep(0.01)
+            await asyncio.sleep(0.01)
         results.save(job.job_id, "result", [b"done"])
         return (JobResult("result", "results/result", "text/plain", 4),)
 
@@ -66,11 +66,17 @@ def settings(tmp_path: Path, job_db_url: str) -> GatewaySettings:
 
 @contextlib.asynccontextmanager
 async def running_worker(settings: GatewaySettings, runs: list[str]) -> AsyncIterator[None]:
-    def make_body(s: GatewaySettings, results: ResultStore) -> tuple[JobBody, object]:
+    async def make_body(
+        s: GatewaySettings, results: ResultStore
+    ) -> tuple[JobBody, Callable[[], Awaitable[None]]]:
         del s
-        return sleeping_body(results, runs), lambda: None
 
-    worker = build_worker(settings, make_body)  # type: ignore[arg-type]
+        async def close() -> None:
+            pass
+
+        return sleeping_body(results, runs), close
+
+    worker = build_worker(settings, make_body)
     task = asyncio.create_task(worker.async_run())
     try:
         yield
