@@ -37,6 +37,7 @@ from gateway.federation_xmatch import (
     cone_area,
     cone_condition,
 )
+from gateway.kinds.registry import kind_for
 from gateway.table_files import read_table_file
 from grammar import nodes as n
 from planners.base import Capability, QueryPlanner
@@ -370,7 +371,7 @@ class PlanRunner:
         assert table is not None
         planner = self.catalog.planner(table.backend.name)
         assert planner is not None
-        key = _key_column(scan.ref.columns)
+        key = _key_column(scan.ref.columns, kind_for(table.backend.kind).row_keys)
         projection = scan.projection
         if projection is not None and key is not None and key not in projection:
             projection = (*projection, key)
@@ -435,13 +436,13 @@ def _positions(fetched: Fetched | None, ra: str, dec: str) -> tuple[np.ndarray, 
     return values(ra_col), values(dec_col)
 
 
-def _key_column(columns: Sequence[ColumnInfo]) -> str | None:
-    """The table's identifier column (UCD ``meta.id;meta.main``), if it declares one."""
+def _key_column(columns: Sequence[ColumnInfo], row_keys: Sequence[str]) -> str | None:
+    """The table's identifier column (UCD ``meta.id;meta.main``), else its kind's row key."""
     for column in columns:
         if (column.ucd or "").lower().startswith("meta.id;meta.main"):
             return column.name
     names = {c.name for c in columns}
-    return next((k for k in _KNOWN_KEYS if k in names), None)
+    return next((k for k in row_keys if k in names), None)
 
 
 _WHOLE = Capability.JOIN | Capability.AGGREGATE
@@ -449,9 +450,6 @@ _WHOLE = Capability.JOIN | Capability.AGGREGATE
 
 _MIN_SAMPLE_DEG = 0.01
 """Smallest bind cone whose rows are extrapolated to a density (smaller ones are too noisy)."""
-
-_KNOWN_KEYS = ("specobjid", "MatchID", "SourceID", "ObjID", "obs_publisher_did", "objectId")
-"""Identifier columns of the REST backends' tables (used when no UCD marks one)."""
 
 
 def _dedupe(table: pa.Table, key: str) -> pa.Table:

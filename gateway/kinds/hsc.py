@@ -40,6 +40,7 @@ class HscKind(BackendKind):
     )
 
     reverse_table = "hscv3.summary"
+    row_keys = tuple(dict.fromkeys(t.key for t in TABLES.values()))  # MatchID, SourceID, ObjID
 
     @override
     def params_to_query(self, params: str | dict[str, Any], table: str | None) -> Query:

@@ -88,6 +88,11 @@ class BackendKind(abc.ABC):
     """The gateway's DataLink service builds links for this backend's spectrum ids (its ``url``
     serves the spectra, spectro-ids.md); other kinds' ids are routed by ``datalink_url``."""
 
+    row_keys: ClassVar[tuple[str, ...]] = ()
+    """Columns that identify a row of this kind's tables, tried in order when a table's metadata
+    marks none with the UCD ``meta.id;meta.main`` (the federation removes the rows that
+    overlapping bind cones return twice by this key)."""
+
     @override
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

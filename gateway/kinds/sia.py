@@ -31,6 +31,7 @@ class SiaKind(BackendKind):
     runid_parameter = True
 
     reverse_table = "ivoa.obscore"
+    row_keys = ("obs_publisher_did",)
 
     @override
     def params_to_query(self, params: str | dict[str, Any], table: str | None) -> Query:

@@ -17,6 +17,7 @@ from gateway.table_meta import TableMeta
 from grammar.nodes import Identifier, TableName
 from planners.base import Capability
 from planners.spectral import DEFAULT_BASE_URL, SpectralPlanner
+from planners.spectral_ids import ID_COLUMN
 from planners.spectral_reverse import spectral_params_to_query
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class SpectralKind(BackendKind):
     spectrum_links = True
 
     reverse_table = "the context's specobj"
+    row_keys = (ID_COLUMN,)
 
     @override
     def params_to_query(self, params: str | dict[str, Any], table: str | None) -> Query:

@@ -36,6 +36,7 @@ class TapKind(BackendKind):
         | Capability.UPLOAD_SEMIJOIN
     )
     runid_parameter = True
+    row_keys = ("objectId", "obs_publisher_did")  # Rubin-style catalogues, ObsCore tables
 
     @override
     def load(self, client: httpx.Client, config: BackendConfig) -> KindLoad:
