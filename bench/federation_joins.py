@@ -28,6 +28,7 @@ Usage: python bench/federation_joins.py [--quick] [--repeat 3]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -46,6 +47,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from typing_extensions import override
 
+from bench.in_process import Runner, started
 from bench.processes import free_port, load_average, stop
 from gateway.arrow_types import column_meta_from_arrow
 from gateway.federated_service import FederatedQueryService
@@ -54,7 +56,6 @@ from gateway.federation_xmatch import FederationOptions, bounding_cone
 from gateway.run_options import RunOptions
 from gateway.settings import BackendConfig, GatewaySettings
 from gateway.uploads import UploadedTable
-from grammar import parse
 from grammar.nodes import Query
 from standins.data import ensure_demo_data
 
@@ -114,10 +115,9 @@ def upload_of(table: pa.Table) -> dict[str, UploadedTable]:
     return {"mine": UploadedTable("mine", metas, table)}
 
 
-def run_once(svc: Service, adql: str, uploads: dict[str, UploadedTable]) -> tuple[float, int, str]:
+def run_once(run: Runner, adql: str, uploads: dict[str, UploadedTable]) -> tuple[float, int, str]:
     t0 = time.perf_counter()
-    result = svc.run_with_options(parse(adql), uploads=uploads, maxrec=10_000_000,
-                                  cancellation=None, options=RunOptions())  # fmt: skip
+    result = run(adql, uploads, 10_000_000, RunOptions())
     rows = sum(batch.num_rows for batch in result.batches)
     seconds = time.perf_counter() - t0
     chosen = [i[1].split(": ")[-1] for i in result.infos if i[0] == "JOIN_STRATEGY"]
@@ -214,6 +214,9 @@ def main() -> None:
             }
             for svc in forced.values():
                 svc.federate_always = True
+            services = contextlib.ExitStack()
+            runners = {"auto": services.enter_context(started(auto))}
+            runners |= {s: services.enter_context(started(svc)) for s, svc in forced.items()}
             print(f"load average {load_average()}; {repeat} repeat(s); median seconds (rows); "
                   "ratio = time / anchor")  # fmt: skip
             print(f"{'inner':<14} {'n':>6} {'auto (choice)':>26} {'UploadJoin':>16} "
@@ -228,15 +231,13 @@ def main() -> None:
                         table = outer_table(ra, dec, n, seed=n)
                         uploads = upload_of(table)
                         cells: dict[str, tuple[float, int, str] | None] = {}
-                        services: list[tuple[str, Service]] = [("auto", auto)]
-                        services += [(s, forced[s]) for s in STRATEGIES]
-                        for label, svc in services:
+                        for label, run in runners.items():
                             if label == "UploadJoin" and target == "hscv3.summary":
                                 cells[label] = None  # HSC REST takes no uploads
                                 continue
                             try:
-                                run_once(svc, adql, uploads) if n <= 100 else None  # warm-up
-                                runs = [run_once(svc, adql, uploads) for _ in range(repeat)]
+                                run_once(run, adql, uploads) if n <= 100 else None  # warm-up
+                                runs = [run_once(run, adql, uploads) for _ in range(repeat)]
                             except Exception as error:  # noqa: BLE001 - reported in the table
                                 cells[label] = None
                                 errors.add(f"{label} ({target}): {type(error).__name__}: "
@@ -258,8 +259,7 @@ def main() -> None:
             print(f"load average {load_average()}")
             for line in sorted(errors):
                 print(f"failed: {line}")
-            for svc in (auto, *forced.values()):
-                svc.close()
+            services.close()
         finally:
             stop([demo], timeout=30)
 

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from bench.federation_joins import start_backends
+from bench.in_process import Runner, started
 from bench.processes import load_average, stop
 from gateway.demo_config import DEMO_HSC_ROWS
 from gateway.explain import explain_plan
@@ -46,12 +47,10 @@ CASES = {
 }
 
 
-def run_once(svc: FederatedQueryService, adql: str, options: RunOptions) -> tuple[float, int, str]:
+def run_once(run: Runner, adql: str, options: RunOptions) -> tuple[float, int, str]:
     """Seconds, result rows and the JOIN_STRATEGY INFO of one run."""
     t0 = time.perf_counter()
-    result = svc.run_with_options(
-        parse(adql), uploads={}, maxrec=10_000_000, cancellation=None, options=options
-    )
+    result = run(adql, {}, 10_000_000, options)
     rows = sum(batch.num_rows for batch in result.batches)
     seconds = time.perf_counter() - t0
     strategy = "; ".join(f"{i[1]} ({i[2]})" for i in result.infos if i[0] == "JOIN_STRATEGY")
@@ -80,23 +79,28 @@ def main() -> None:
                 GatewaySettings(data_dir=Path(tmp) / "j", backends=backends)
             )
             print(f"load average {load_average()}; median of {repeat}")
-            for name, adql in CASES.items():
-                options = RunOptions()
-                try:
-                    plan = svc.plan(parse(adql))
-                except WholeFetchRefused as refused:
-                    print(f"\n[{name}] refused by default: {refused}")
-                    options = RunOptions(fetch_whole=True)
-                    plan = svc.plan(parse(adql), options=options)
-                print(f"\n[{name}] {adql}\n{explain_plan(plan, options=svc.options)}")
-                run_once(svc, adql, options)  # warm-up
-                runs = [run_once(svc, adql, options) for _ in range(repeat)]
-                seconds = statistics.median(r[0] for r in runs)
-                print(f"[{name}] {seconds:.3f} s, {runs[0][1]} rows; {runs[0][2]}", flush=True)
+            with started(svc) as run:
+                run_cases(svc, run, repeat)
             print(f"\nload average {load_average()}")
-            svc.close()
         finally:
             stop([demo], timeout=30)
+
+
+def run_cases(svc: FederatedQueryService, run: Runner, repeat: int) -> None:
+    """Explain, warm up and time each case."""
+    for name, adql in CASES.items():
+        options = RunOptions()
+        try:
+            plan = svc.plan(parse(adql))
+        except WholeFetchRefused as refused:
+            print(f"\n[{name}] refused by default: {refused}")
+            options = RunOptions(fetch_whole=True)
+            plan = svc.plan(parse(adql), options=options)
+        print(f"\n[{name}] {adql}\n{explain_plan(plan, options=svc.options)}")
+        run_once(run, adql, options)  # warm-up
+        runs = [run_once(run, adql, options) for _ in range(repeat)]
+        seconds = statistics.median(r[0] for r in runs)
+        print(f"[{name}] {seconds:.3f} s, {runs[0][1]} rows; {runs[0][2]}", flush=True)
 
 
 if __name__ == "__main__":

@@ -94,10 +94,11 @@ def profile(hsc_url: str, box: tuple[float, float, float, float], tmp: Path) -> 
 
     import gateway.builtin_catalog as builtin  # noqa: PLC0415
     import gateway.executor as executor_module  # noqa: PLC0415
+    from bench.in_process import started  # noqa: PLC0415
     from gateway.federated_service import FederatedQueryService  # noqa: PLC0415
     from gateway.responses import render_result  # noqa: PLC0415
+    from gateway.run_options import RunOptions  # noqa: PLC0415
     from gateway.settings import BackendConfig, GatewaySettings  # noqa: PLC0415
-    from grammar import parse  # noqa: PLC0415
     from planners.hsc import HscPlanner  # noqa: PLC0415
 
     sends: list[float] = []
@@ -131,28 +132,28 @@ def profile(hsc_url: str, box: tuple[float, float, float, float], tmp: Path) -> 
             setattr(builtin, "HscPlanner", functools.partial(HscPlanner, pagesize=pagesize))  # noqa: B010
         svc = FederatedQueryService(settings)
         try:
-            for fmt in ("csv", "votable"):
-                sends.clear()
-                decodes.clear()
-                t0 = time.perf_counter()
-                result = svc.run(parse(notebook_adql(box)), uploads={}, maxrec=2_000_000)
-                t1 = time.perf_counter()
-                profiler = cProfile.Profile()
-                profiler.enable()
-                _, chunks = render_result(result, fmt)
-                size = sum(len(c) for c in chunks)
-                profiler.disable()
-                t2 = time.perf_counter()
-                print(f"\n== {label}, {fmt}: run() {t1 - t0:.2f} s (requests: {len(sends)}, "
-                      f"each {min(sends):.2f}-{max(sends):.2f} s, sum {sum(sends):.2f} s; "
-                      f"decode sum {sum(decodes):.2f} s); write {t2 - t1:.2f} s, "
-                      f"{size / 1e6:.1f} MB")  # fmt: skip
-                out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(8)
-                text = out.getvalue()
-                print(text[text.find("   ncalls") :].rstrip())
+            with started(svc) as run:
+                for fmt in ("csv", "votable"):
+                    sends.clear()
+                    decodes.clear()
+                    t0 = time.perf_counter()
+                    result = run(notebook_adql(box), {}, 2_000_000, RunOptions())
+                    t1 = time.perf_counter()
+                    profiler = cProfile.Profile()
+                    profiler.enable()
+                    _, chunks = render_result(result, fmt)
+                    size = sum(len(c) for c in chunks)
+                    profiler.disable()
+                    t2 = time.perf_counter()
+                    print(f"\n== {label}, {fmt}: run() {t1 - t0:.2f} s (requests: {len(sends)}, "
+                          f"each {min(sends):.2f}-{max(sends):.2f} s, sum {sum(sends):.2f} s; "
+                          f"decode sum {sum(decodes):.2f} s); write {t2 - t1:.2f} s, "
+                          f"{size / 1e6:.1f} MB")  # fmt: skip
+                    out = io.StringIO()
+                    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(8)
+                    text = out.getvalue()
+                    print(text[text.find("   ncalls") :].rstrip())
         finally:
-            svc.close()
             setattr(builtin, "HscPlanner", HscPlanner)  # noqa: B010
 
 
