@@ -22,9 +22,9 @@ import numpy as np
 import pyarrow as pa
 
 import grammar
-from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine
 from gateway.table_files import read_table_file
+from planners.sql_catalog import ColumnInfo
 from standins.data import ensure_demo_data
 
 QUERIES = {
@@ -51,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     tables = ensure_demo_data(args.data).tables()
     engine = LocalEngine()
-    region = ColumnMeta("s_region", "double", "*", "polygon", "deg")
+    region = ColumnInfo("s_region", "double", "*", "polygon", "deg")
     engine.add_table("ivoa.ObsCore", read_table_file(tables["ivoa.ObsCore"]), [region])
     engine.add_table("dp1.Object", read_table_file(tables["dp1.Object"]))
     gen = np.random.default_rng(1)

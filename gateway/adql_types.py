@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from gateway.columns import ColumnMeta
-from planners.sql_catalog import CHAR_TYPES, FLOAT_TYPES, INTEGER_TYPES, UINT64_XTYPE
+from planners.sql_catalog import CHAR_TYPES, FLOAT_TYPES, INTEGER_TYPES, UINT64_XTYPE, ColumnInfo
 
 Kind = Literal["number", "string", "geometry", "timestamp", "unknown"]
 
@@ -62,7 +61,7 @@ def geometry(name: str) -> AdqlType:
     return AdqlType("geometry", name)
 
 
-def column_type(meta: ColumnMeta) -> AdqlType:
+def column_type(meta: ColumnInfo) -> AdqlType:
     """The ADQL type of a catalogue column (TAP_SCHEMA datatype, arraysize and xtype)."""
     xtype = (meta.xtype or "").lower().removeprefix("adql:")
     if xtype in GEOMETRY_XTYPES:

@@ -1,4 +1,4 @@
-"""Mapping between Arrow data types and VOTable column metadata (:class:`ColumnMeta`).
+"""Mapping between Arrow data types and column metadata (:class:`ColumnInfo`).
 
 Results travel through the gateway as Arrow record batches; clients see VOTable FIELDs. This
 module is the single place that decides how one becomes the other, in both directions, and
@@ -10,11 +10,12 @@ Choices worth knowing:
   signed type (``uint16`` -> ``int``, ``uint32`` -> ``long``).
 - VOTable has no unsigned 64-bit type either, and ``long`` cannot hold values >= 2**63 (astropy
   silently clamps them to 2**63-1). Ids that use all 64 bits (SDSS ``specobjid``) are the
-  unsigned numbers users copy from SDSS, so a ``uint64`` column is written as ``char`` with
-  ``xtype="uint64"`` holding the unsigned decimal text: exact in every reader (pyvo/astropy
-  give the text, ``int()`` gives the number), and read back as ``uint64`` by the gateway (TAP
-  backends, uploads). Never as the negative signed view, which users would copy back into a
-  query that then finds nothing. Arrays of ``uint64`` still map to ``long``.
+  unsigned numbers users copy from SDSS, so a ``uint64`` column is a ``long`` with
+  ``xtype="uint64"``, declared to clients as ``char`` holding the unsigned decimal text
+  (:func:`gateway.columns.to_votable`): exact in every reader (pyvo/astropy give the text,
+  ``int()`` gives the number), and read back as ``uint64`` by the gateway (TAP backends,
+  uploads). Never as the negative signed view, which users would copy back into a query that
+  then finds nothing. Arrays of ``uint64`` map to plain ``long``.
 - Arrow strings map to ``char`` with ``arraysize="*"``. VOTable 1.4 calls ``char`` ASCII;
   our writers put non-ASCII text into ``char`` cells as UTF-8 bytes (what VOTable 1.5 makes
   official) so nothing is lost. Pass ``datatype="unicodeChar"`` when the metadata must promise
@@ -32,8 +33,8 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gateway.columns import ColumnMeta
-from planners.sql_catalog import UINT64_XTYPE
+from gateway.columns import from_votable, is_uint64
+from planners.sql_catalog import UINT64_XTYPE, ColumnInfo
 
 __all__ = [
     "UnsupportedTypeError",
@@ -73,7 +74,7 @@ _ARROW_OF: Final[dict[str, pa.DataType]] = {
     "double": pa.float64(),
 }
 
-# ColumnMeta attributes carried in Arrow field metadata (Parquet output, local tables), so
+# ColumnInfo attributes carried in Arrow field metadata (Parquet output, local tables), so
 # that units and descriptions survive a trip through Arrow.
 _DESCRIPTIVE: Final = ("xtype", "unit", "ucd", "utype", "description")
 
@@ -82,7 +83,7 @@ class UnsupportedTypeError(TypeError, ValueError):
     """An Arrow type or VOTable datatype that has no counterpart on the other side."""
 
 
-def column_meta_from_arrow(field: pa.Field, **overrides: Any) -> ColumnMeta:
+def column_meta_from_arrow(field: pa.Field, **overrides: Any) -> ColumnInfo:
     """Describe an Arrow field as a VOTable column.
 
     Parameters
@@ -91,12 +92,12 @@ def column_meta_from_arrow(field: pa.Field, **overrides: Any) -> ColumnMeta:
         The Arrow field; its name and nullability are used, and descriptive keys of its
         metadata (``xtype``, ``unit``, ``ucd``, ``utype``, ``description``) when present.
     **overrides
-        Any :class:`ColumnMeta` attribute, taking precedence (e.g. ``xtype="point"`` for a
+        Any :class:`ColumnInfo` attribute, taking precedence (e.g. ``xtype="point"`` for a
         ``fixed_size_list<double>[2]`` column).
 
     Returns
     -------
-    ColumnMeta
+    ColumnInfo
         The column description.
 
     Raises
@@ -117,7 +118,7 @@ def column_meta_from_arrow(field: pa.Field, **overrides: Any) -> ColumnMeta:
         if name in _DESCRIPTIVE:
             values[name] = raw.decode() if isinstance(raw, bytes) else str(raw)
     values.update(overrides)
-    return ColumnMeta(**values)
+    return ColumnInfo(**values)
 
 
 def votable_type(dtype: pa.DataType) -> tuple[str, str | None, str | None]:
@@ -131,7 +132,7 @@ def votable_type(dtype: pa.DataType) -> tuple[str, str | None, str | None]:
     if pa.types.is_dictionary(dtype):
         return votable_type(dtype.value_type)
     if pa.types.is_uint64(dtype):
-        return "char", "*", UINT64_XTYPE
+        return "long", None, UINT64_XTYPE
     if dtype in _SCALARS:
         return _SCALARS[dtype], None, None
     if pa.types.is_decimal(dtype):
@@ -187,7 +188,7 @@ def array_shape(arraysize: str | None) -> tuple[int | None, bool]:
     return (count if (bounded or not variable) else None), variable
 
 
-def arrow_type_from_meta(meta: ColumnMeta) -> pa.DataType:
+def arrow_type_from_meta(meta: ColumnInfo) -> pa.DataType:
     """Arrow type that holds the values of a VOTable column.
 
     Parameters
@@ -198,7 +199,8 @@ def arrow_type_from_meta(meta: ColumnMeta) -> pa.DataType:
     Returns
     -------
     pyarrow.DataType
-        Strings for ``char``/``unicodeChar`` (whatever the xtype), ``binary`` for variable
+        ``uint64`` for unsigned 64-bit ids (``long`` or declared ``char``, ``xtype="uint64"``),
+        strings for ``char``/``unicodeChar`` and unknown datatypes, ``binary`` for variable
         ``unsignedByte`` arrays, ``fixed_size_binary`` for fixed ones, ``fixed_size_list`` for
         other fixed arrays (multi-dimensional arrays flattened), ``list`` for variable ones.
         Complex numbers become fixed-size lists of their (real, imaginary) parts.
@@ -208,10 +210,12 @@ def arrow_type_from_meta(meta: ColumnMeta) -> pa.DataType:
     UnsupportedTypeError
         For an unknown datatype or an array of ``bit``.
     """
+    if is_uint64(from_votable(meta)):  # the ids, whether in our terms or as declared
+        return pa.uint64()
     datatype = meta.datatype
     count, variable = array_shape(meta.arraysize)
-    if datatype in {"char", "unicodeChar"}:
-        return pa.uint64() if meta.xtype == UINT64_XTYPE else pa.string()
+    if datatype is None or datatype in {"char", "unicodeChar"}:  # unknown types are text
+        return pa.string()
     if datatype in {"floatComplex", "doubleComplex"}:
         part = pa.float32() if datatype == "floatComplex" else pa.float64()
         scalar = pa.list_(part, 2)
@@ -232,7 +236,7 @@ def arrow_type_from_meta(meta: ColumnMeta) -> pa.DataType:
     return pa.list_(element, count)
 
 
-def coerce_array(array: pa.Array | pa.ChunkedArray, meta: ColumnMeta) -> pa.Array:
+def coerce_array(array: pa.Array | pa.ChunkedArray, meta: ColumnInfo) -> pa.Array:
     """Convert a column to the Arrow type its metadata declares.
 
     Timestamps and dates become DALI text (``YYYY-MM-DDThh:mm:ss[.fff]``, no zone) so that
@@ -273,7 +277,7 @@ def coerce_array(array: pa.Array | pa.ChunkedArray, meta: ColumnMeta) -> pa.Arra
     return array.cast(target)
 
 
-def field_metadata(meta: ColumnMeta) -> dict[str, str]:
+def field_metadata(meta: ColumnInfo) -> dict[str, str]:
     """Arrow field metadata carrying a column's VOTable description.
 
     Parameters
@@ -287,7 +291,7 @@ def field_metadata(meta: ColumnMeta) -> dict[str, str]:
         ``datatype`` and ``arraysize`` plus whichever of ``xtype``, ``unit``, ``ucd``,
         ``utype``, ``description`` are set; read back by :func:`column_meta_from_arrow`.
     """
-    out = {"datatype": meta.datatype}
+    out = {} if meta.datatype is None else {"datatype": meta.datatype}
     if meta.arraysize is not None:
         out["arraysize"] = meta.arraysize
     for name in _DESCRIPTIVE:
@@ -297,7 +301,7 @@ def field_metadata(meta: ColumnMeta) -> dict[str, str]:
     return out
 
 
-def meta_as_json(meta: ColumnMeta) -> dict[str, Any]:
+def meta_as_json(meta: ColumnInfo) -> dict[str, Any]:
     """Public attributes of a column as a JSON-ready dict, unset ones left out."""
     out: dict[str, Any] = {"name": meta.name, "datatype": meta.datatype}
     for name in ("arraysize", *_DESCRIPTIVE):
@@ -307,6 +311,6 @@ def meta_as_json(meta: ColumnMeta) -> dict[str, Any]:
     return out
 
 
-def metadata_json(columns: list[ColumnMeta]) -> str:
+def metadata_json(columns: list[ColumnInfo]) -> str:
     """All columns' attributes as compact JSON text (Parquet schema metadata)."""
     return json.dumps([meta_as_json(meta) for meta in columns], separators=(",", ":"))

@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 
 from gateway.catalog_auth import BackendCredentials
-from gateway.catalog_sources import column_info
 from gateway.kinds.registry import KindLoad, kind_for
 from gateway.settings import BackendConfig, GatewaySettings
 from gateway.table_meta import SchemaMeta, TableMeta
@@ -66,7 +65,7 @@ class CatalogTable:
     @property
     def columns(self) -> tuple[ColumnInfo, ...]:
         """The columns as the planners see them."""
-        return tuple(column_info(c) for c in self.meta.columns)
+        return self.meta.columns
 
     @property
     def name_parts(self) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """Reading each backend's own metadata: HSC ``/metadata``, TAP VOSI ``/tables`` and capabilities.
 
 These are the only network reads of the federated catalogue. Each returns plain values
-(:class:`~gateway.columns.ColumnMeta`, :class:`~gateway.table_meta.TableMeta`,
+(:class:`~planners.sql_catalog.ColumnInfo`, :class:`~gateway.table_meta.TableMeta`,
 :class:`~planners.tap_features.TapCapabilities`); any failure is an ``httpx.HTTPError`` or a
 ``ValueError`` that the catalogue turns into a backend status.
 
@@ -25,7 +25,7 @@ from astropy.utils.xml import iterparser  # type: ignore[import-untyped]
 from pyvo.io.vosi.endpoint import CapabilitiesFile
 
 from gateway.backend_formats import preferred_format
-from gateway.columns import ColumnMeta, column_info, column_meta
+from gateway.columns import from_votable
 from gateway.table_meta import TableMeta
 from planners.hsc_tables import NUMERIC_TYPES, HscTable, load_columns
 from planners.sql_catalog import ColumnInfo
@@ -33,8 +33,6 @@ from planners.tap_features import TapCapabilities
 
 __all__ = [
     "TapService",
-    "column_info",
-    "column_meta",
     "hsc_columns",
     "read_tap_service",
 ]
@@ -48,7 +46,7 @@ def _text(record: Mapping[str, object], key: str) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def hsc_columns(client: httpx.Client, base_url: str, table: HscTable) -> tuple[ColumnMeta, ...]:
+def hsc_columns(client: httpx.Client, base_url: str, table: HscTable) -> tuple[ColumnInfo, ...]:
     """The columns of one HSC table from the service's ``/metadata`` (hsc-rest.md §4).
 
     Raises
@@ -72,7 +70,7 @@ def hsc_columns(client: httpx.Client, base_url: str, table: HscTable) -> tuple[C
             raise ValueError(msg)
         datatype = _text(record, "type") or _text(record, "datatype") or "char"
         out.append(
-            ColumnMeta(
+            ColumnInfo(
                 str(record["name"]),
                 datatype,
                 None if datatype in NUMERIC_TYPES else "*",
@@ -89,9 +87,9 @@ def hsc_columns(client: httpx.Client, base_url: str, table: HscTable) -> tuple[C
     return tuple(out)
 
 
-def shipped_hsc_columns(table: HscTable) -> tuple[ColumnMeta, ...]:
+def shipped_hsc_columns(table: HscTable) -> tuple[ColumnInfo, ...]:
     """The shipped copy of an HSC table's ``/metadata`` (used when the service is down)."""
-    return tuple(column_meta(c) for c in load_columns(table.stem))
+    return tuple(load_columns(table.stem))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +189,7 @@ def _vosi_datatype(element: ET.Element | None) -> tuple[str, str | None, str | N
     return name, None if arraysize == "1" else arraysize, xtype
 
 
-def _vosi_column(element: ET.Element) -> ColumnMeta:
+def _vosi_column(element: ET.Element) -> ColumnInfo:
     name = _child_text(element, "name")
     if name is None:
         msg = "a VOSI column without a name"
@@ -199,7 +197,7 @@ def _vosi_column(element: ET.Element) -> ColumnMeta:
     datatypes = _children(element, "dataType")
     datatype, arraysize, xtype = _vosi_datatype(datatypes[0] if datatypes else None)
     flags = {_clean(flag.text) for flag in _children(element, "flag")}
-    return ColumnMeta(
+    column = ColumnInfo(
         name,
         datatype,
         arraysize,
@@ -213,6 +211,7 @@ def _vosi_column(element: ET.Element) -> ColumnMeta:
         std=element.get("std") in {"true", "1"},
         nullable="nullable" in flags,
     )
+    return from_votable(column)
 
 
 def _federated_name(remote: str, schema_name: str, schema_prefix: str) -> tuple[str, str]:
@@ -322,7 +321,7 @@ def read_tap_service(client: httpx.Client, url: str, schema_prefix: str) -> TapS
         features, upload_rows = parse_capabilities(caps.content)
     except (httpx.HTTPError, ValueError):
         pass  # a service without capabilities: assume the TAP 1.1 defaults
-    tables = {remote: tuple(column_info(c) for c in meta.columns) for remote, meta in pairs}
+    tables = {remote: meta.columns for remote, meta in pairs}
     return TapService(tables, tuple(meta for _, meta in pairs), features, upload_rows)
 
 

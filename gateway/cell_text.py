@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gateway.arrow_types import array_shape, coerce_array
-from gateway.columns import ColumnMeta
+from planners.sql_catalog import ColumnInfo
 
 __all__ = [
     "JSON_STYLE",
@@ -75,7 +75,7 @@ JSON_STYLE: Final = TextStyle(
 
 
 def render_column(
-    array: pa.Array | pa.ChunkedArray, meta: ColumnMeta, style: TextStyle
+    array: pa.Array | pa.ChunkedArray, meta: ColumnInfo, style: TextStyle
 ) -> pa.Array:
     """Text of every cell of a column; null cells stay null.
 

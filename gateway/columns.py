@@ -1,67 +1,42 @@
-"""Column metadata as TAP and VOTable describe it, shared by TAP_SCHEMA, results and uploads."""
+"""Columns as VOTable, TAP_SCHEMA and VOSI declare them, and back.
+
+Inside the gateway a column is a :class:`planners.sql_catalog.ColumnInfo` in ADQL terms. Two
+things have no VOTable spelling: unsigned 64-bit ids (``long`` with ``xtype="uint64"``,
+declared ``char`` decimal text, see ``planners.sql_catalog.UINT64_XTYPE``) and a column of
+unknown type (declared ``char``). :func:`to_votable` is the one place that spells them out
+for clients (result FIELDs, TAP_SCHEMA rows, the VOSI tableset); :func:`from_votable` reads
+the ids back from what a backend or an upload declares.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
-from planners.sql_catalog import UINT64_XTYPE, ColumnInfo
+from planners.sql_catalog import CHAR_TYPES, UINT64_XTYPE, ColumnInfo
 
-__all__ = ["ColumnMeta", "column_info", "column_meta"]
+__all__ = ["from_votable", "is_uint64", "to_votable"]
 
 
-@dataclass(frozen=True, slots=True)
-class ColumnMeta:
-    """One column: VOTable ``FIELD`` attributes and TAP_SCHEMA.columns flags.
+def to_votable(column: ColumnInfo) -> ColumnInfo:
+    """``column`` as a VOTable FIELD, a TAP_SCHEMA row or the VOSI tableset declares it."""
+    if is_uint64(column):
+        return replace(column, datatype="char", arraysize="*")
+    if column.datatype is None:
+        return replace(column, datatype="char")
+    return column
 
-    ``datatype`` is a VOTable datatype (``boolean``, ``unsignedByte``, ``short``, ``int``,
-    ``long``, ``char``, ``unicodeChar``, ``float``, ``double``); ``arraysize`` is None for a
-    scalar, else the VOTable text (``"*"``, ``"2"``, ``"10*"``). Geometry follows DALI:
-    ``double`` with ``arraysize`` ``2``/``3``/``*`` and ``xtype`` ``point``/``circle``/``polygon``.
+
+def from_votable(column: ColumnInfo) -> ColumnInfo:
+    """A declared column (VOTable FIELD, TAP_SCHEMA row) in the gateway's terms.
+
+    ``char`` text with ``xtype="uint64"`` is the declaration :func:`to_votable` writes for an
+    unsigned 64-bit id; anything else is taken as declared.
     """
-
-    name: str
-    datatype: str
-    arraysize: str | None = None
-    xtype: str | None = None
-    unit: str | None = None
-    ucd: str | None = None
-    utype: str | None = None
-    description: str | None = None
-    indexed: bool = False
-    principal: bool = False
-    std: bool = False
-    nullable: bool = True
+    if column.xtype == UINT64_XTYPE and column.datatype in CHAR_TYPES:
+        return replace(column, datatype="long", arraysize=None)
+    return column
 
 
-def column_meta(info: ColumnInfo) -> ColumnMeta:
-    """A planner's column description as TAP metadata (``char`` when the type is unknown).
-
-    An unsigned 64-bit integer (``xtype="uint64"``) is an integer for ADQL and ``char``
-    decimal text for VOTable and TAP_SCHEMA (see ``planners.sql_catalog.UINT64_XTYPE``).
-    """
-    unsigned = info.xtype == UINT64_XTYPE
-    return ColumnMeta(
-        info.name,
-        "char" if unsigned else info.datatype or "char",
-        "*" if unsigned else info.arraysize,
-        info.xtype,
-        info.unit,
-        info.ucd,
-        info.utype,
-        info.description,
-    )
-
-
-def column_info(meta: ColumnMeta) -> ColumnInfo:
-    """TAP column metadata as the planners' :class:`ColumnInfo` (the TAP_SCHEMA flags dropped)."""
-    unsigned = meta.xtype == UINT64_XTYPE
-    return ColumnInfo(
-        meta.name,
-        "long" if unsigned else meta.datatype,
-        None if unsigned else meta.arraysize,
-        meta.xtype,
-        meta.unit,
-        meta.ucd,
-        meta.utype,
-        meta.description,
-    )
+def is_uint64(column: ColumnInfo) -> bool:
+    """True for a scalar unsigned 64-bit id (``long`` with ``xtype="uint64"``)."""
+    return column.xtype == UINT64_XTYPE and column.arraysize is None

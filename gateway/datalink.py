@@ -28,9 +28,9 @@ from xml.sax.saxutils import quoteattr
 
 import pyarrow as pa
 
-from gateway.columns import ColumnMeta
 from gateway.kinds.registry import kind_for
 from gateway.settings import GatewaySettings
+from planners.sql_catalog import ColumnInfo
 
 DATALINK_STANDARD_ID = "ivo://ivoa.net/std/DataLink#links-1.1"
 BACKEND_PARAM = "BACKEND"
@@ -95,7 +95,7 @@ class DatalinkRoutes:
         """The gateway's ``{links}`` URL for one dataset."""
         return f"{self.links_url}?ID={quote(dataset_id, safe='')}"
 
-    def for_result(self, columns: Sequence[ColumnMeta]) -> ResultLinks | None:
+    def for_result(self, columns: Sequence[ColumnInfo]) -> ResultLinks | None:
         """How a result with ``columns`` gets its links, or None when it has nothing to link."""
         names = [c.name.lower() for c in columns]
         rewrite = tuple(

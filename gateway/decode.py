@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from gateway.arrow_types import UnsupportedTypeError, arrow_type_from_meta, column_meta_from_arrow
-from gateway.columns import ColumnMeta
+from gateway.columns import from_votable
 from gateway.decode_votable import (
     Decoded,
     DecodeError,
@@ -121,7 +121,7 @@ def _arrow_type(info: ColumnInfo) -> pa.DataType | None:
     if info.datatype is None or info.arraysize is not None:
         return None  # arrays and geometry arrive as text in CSV
     try:
-        return arrow_type_from_meta(ColumnMeta(info.name, info.datatype, xtype=info.xtype))
+        return arrow_type_from_meta(ColumnInfo(info.name, info.datatype, xtype=info.xtype))
     except UnsupportedTypeError:
         return None
 
@@ -266,7 +266,7 @@ def _json_info_rows(info: Any, rows: list[Any]) -> Decoded:
     table = pa.Table.from_arrays(arrays, names=names)
     metas = _metas(table)
     described = [
-        ColumnMeta(**{**_meta_dict(m), "description": i.get("description") or None})
+        ColumnInfo(**{**_meta_dict(m), "description": i.get("description") or None})
         for m, i in zip(metas, info, strict=True)
     ]
     return Decoded(tuple(described), table)
@@ -318,7 +318,7 @@ def decode_parquet(data: Body) -> Decoded:
     described = (table.schema.metadata or {}).get(COLUMNS_KEY.encode())
     if described:
         try:
-            given = tuple(ColumnMeta(**entry) for entry in json.loads(described))
+            given = tuple(from_votable(ColumnInfo(**e)) for e in json.loads(described))
         except (TypeError, ValueError) as error:
             raise DecodeError(f"Parquet column descriptions unreadable: {error}") from error
         if [c.name for c in given] == table.column_names:
@@ -359,18 +359,18 @@ def decode_npy(data: Body) -> Decoded:
 # ---------------------------------------------------------------------------------------- helpers
 
 
-def _meta_dict(meta: ColumnMeta) -> dict[str, Any]:
-    return {f: getattr(meta, f) for f in ColumnMeta.__dataclass_fields__}
+def _meta_dict(meta: ColumnInfo) -> dict[str, Any]:
+    return {f: getattr(meta, f) for f in ColumnInfo.__dataclass_fields__}
 
 
-def _metas(table: pa.Table) -> tuple[ColumnMeta, ...]:
+def _metas(table: pa.Table) -> tuple[ColumnInfo, ...]:
     """Column metadata from the Arrow schema (text for what VOTable cannot type)."""
     out = []
     for field in table.schema:
         try:
             out.append(column_meta_from_arrow(field))
         except UnsupportedTypeError:
-            out.append(ColumnMeta(field.name, "char", arraysize="*"))
+            out.append(ColumnInfo(field.name, "char", arraysize="*"))
     return tuple(out)
 
 
@@ -390,7 +390,7 @@ def _with_expected(decoded: Decoded, expected: Sequence[ColumnInfo]) -> Decoded:
                 for k in ("xtype", "unit", "ucd", "utype", "description")
                 if given[k] is None and (v := getattr(info, k)) is not None
             }
-            meta = ColumnMeta(**{**given, **extra})
+            meta = ColumnInfo(**{**given, **extra})
         columns.append(meta)
     return Decoded(tuple(columns), decoded.table, decoded.overflow)
 

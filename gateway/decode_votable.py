@@ -25,16 +25,20 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gateway.columns import ColumnMeta
-
 # One converter for uploads and backend answers: same Arrow types for the same FIELDs.
-from gateway.upload_reader import VOTableColumnError, parse_votable, votable_table_to_arrow
+from gateway.upload_reader import (
+    VOTableColumnError,
+    declared_column,
+    parse_votable,
+    votable_table_to_arrow,
+)
 from gateway.votable_binary2_read import (
     Binary2Error,
     Binary2Field,
     Binary2Unsupported,
     read_rows,
 )
+from planners.sql_catalog import ColumnInfo
 
 __all__ = ["DecodeError", "Decoded", "ServiceError", "decode_votable", "votable_error_message"]
 
@@ -51,7 +55,7 @@ class ServiceError(RuntimeError):
 class Decoded:
     """A decoded answer: column metadata, the rows, and whether the service cut them."""
 
-    columns: tuple[ColumnMeta, ...]
+    columns: tuple[ColumnInfo, ...]
     table: pa.Table
     overflow: bool = False
 
@@ -134,7 +138,7 @@ def _read(document: bytes | bytearray | memoryview, stream: memoryview | None) -
     except VOTableColumnError as error:
         raise DecodeError(str(error)) from error
     if stream is not None:
-        fields = [Binary2Field(c, _int_null(f)) for c, f in zip(columns, table.fields, strict=True)]
+        fields = [Binary2Field(declared_column(f), _int_null(f)) for f in table.fields]
         rows = _binary2_table(fields, stream, rows.schema)
     return Decoded(tuple(columns), rows, overflow)
 

@@ -27,11 +27,11 @@ import pyarrow.dataset as ds
 from gateway import engine_udfs
 from gateway.arrow_types import UnsupportedTypeError, votable_type
 from gateway.cancellation import Cancellation
-from gateway.columns import ColumnMeta, column_info, column_meta
 from gateway.table_files import read_table_file
 from grammar.errors import UnsupportedError
 from grammar.nodes import Query, TableName
 from planners.sql import ResolvedTable, SqlTarget, compile_query
+from planners.sql_catalog import ColumnInfo
 
 UPLOAD_SCHEMA = "tap_upload"
 BATCH_ROWS = 65536
@@ -60,7 +60,7 @@ def arrow_datatype(t: pa.DataType) -> tuple[str, str | None, str | None]:
         return "char", "*", None
 
 
-def _metas(schema: pa.Schema, given: Sequence[ColumnMeta] | None) -> tuple[ColumnMeta, ...]:
+def _metas(schema: pa.Schema, given: Sequence[ColumnInfo] | None) -> tuple[ColumnInfo, ...]:
     by_name = {c.name: c for c in given or ()}
     out = []
     for f in schema:
@@ -68,7 +68,7 @@ def _metas(schema: pa.Schema, given: Sequence[ColumnMeta] | None) -> tuple[Colum
         extra = {k.decode(): v.decode() for k, v in (f.metadata or {}).items()}
         out.append(
             by_name.get(f.name)
-            or ColumnMeta(
+            or ColumnInfo(
                 f.name,
                 datatype,
                 extra.get("arraysize", arraysize),
@@ -85,7 +85,7 @@ class _Table:
     written: tuple[str, ...]
     registered: str
     source: pa.Table | ds.Dataset
-    columns: tuple[ColumnMeta, ...]
+    columns: tuple[ColumnInfo, ...]
     sql_name: tuple[str, ...]
 
 
@@ -107,7 +107,7 @@ class _Resolver:
         if hit is None:
             return None
         self.used[hit.registered] = hit
-        return ResolvedTable(hit.sql_name, tuple(column_info(c) for c in hit.columns))
+        return ResolvedTable(hit.sql_name, hit.columns)
 
     def table_names(self) -> Sequence[str]:
         return [".".join(t.written) for t in self.tables.values()]
@@ -124,7 +124,7 @@ class QueryResult:
 
     def __init__(
         self,
-        columns: list[ColumnMeta],
+        columns: list[ColumnInfo],
         batches: Iterator[pa.RecordBatch],
         state: dict[str, bool],
         cursor: duckdb.DuckDBPyConnection | None = None,
@@ -229,7 +229,7 @@ class LocalEngine:
         self,
         name: str | Sequence[str],
         data: pa.Table | ds.Dataset,
-        columns: Sequence[ColumnMeta] | None = None,
+        columns: Sequence[ColumnInfo] | None = None,
     ) -> None:
         """Expose Arrow data as ``schema.table`` (catalogue case kept, matched per ADQL)."""
         written = tuple(name.split(".")) if isinstance(name, str) else tuple(name)
@@ -249,7 +249,7 @@ class LocalEngine:
         self,
         name: str | Sequence[str],
         path: str | Path,
-        columns: Sequence[ColumnMeta] | None = None,
+        columns: Sequence[ColumnInfo] | None = None,
     ) -> None:
         """Parquet (scanned lazily by pyarrow), CSV, FITS or VOTable (read via astropy).
 
@@ -261,7 +261,7 @@ class LocalEngine:
 
     def compile(
         self, query: Query, uploads: Mapping[str, pa.Table] | None = None, maxrec: int | None = None
-    ) -> tuple[str, list[ColumnMeta], _Resolver]:
+    ) -> tuple[str, list[ColumnInfo], _Resolver]:
         """The DuckDB SQL and output metadata for ``query`` (no execution)."""
         tables = dict(self._tables)
         for up_name, data in (uploads or {}).items():
@@ -276,7 +276,7 @@ class LocalEngine:
         resolver = _Resolver(tables)
         limit = None if maxrec is None else maxrec + 1
         compiled = compile_query(query, SqlTarget("duckdb", resolver, astropy_unit_factor, limit))
-        metas = [column_meta(c) for c in compiled.columns]
+        metas = list(compiled.columns)
         return compiled.sql, metas, resolver
 
     def execute(
@@ -339,13 +339,13 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _reconcile(metas: list[ColumnMeta], schema: pa.Schema) -> list[ColumnMeta]:
+def _reconcile(metas: list[ColumnInfo], schema: pa.Schema) -> list[ColumnInfo]:
     """Take the datatype DuckDB actually produced; keep names, units, xtypes from the plan."""
     out = []
     for meta, f in zip(metas, schema, strict=True):
         datatype, arraysize, xtype = arrow_datatype(f.type)
         out.append(
-            ColumnMeta(
+            ColumnInfo(
                 meta.name,
                 datatype,
                 meta.arraysize or arraysize,

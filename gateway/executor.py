@@ -32,7 +32,6 @@ import pyarrow as pa
 
 from gateway.arrow_types import UnsupportedTypeError, column_meta_from_arrow
 from gateway.backend_auth import credential_headers
-from gateway.columns import ColumnMeta
 from gateway.decode import Decoded, DecodeError, ServiceError, decode
 from gateway.errors import BackendError
 from gateway.executor_http import Answer, Failure, Prepared, prepare, public_url, send_once
@@ -87,7 +86,7 @@ class FetchedTable:
 
     backend: str
     url: str
-    columns: tuple[ColumnMeta, ...]
+    columns: tuple[ColumnInfo, ...]
     table: pa.Table
     overflow: bool = False
     pages: int = 1
@@ -345,7 +344,7 @@ def _with_page(prepared: Prepared, number: int) -> Prepared:
 
 def _concatenate(
     config: BackendConfig, request: BackendRequest, pages: list[Decoded]
-) -> tuple[pa.Table, tuple[ColumnMeta, ...]]:
+) -> tuple[pa.Table, tuple[ColumnInfo, ...]]:
     """Pages in order as one table; empty pages (often untyped) do not decide the types."""
     useful = [p for p in pages if p.table.num_rows] or pages[:1]
     try:

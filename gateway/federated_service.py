@@ -37,8 +37,6 @@ from gateway.arrow_types import (
 )
 from gateway.cancellation import Cancellation, in_worker_thread
 from gateway.catalog import FederatedCatalog
-from gateway.catalog_sources import column_info
-from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine, QueryResult
 from gateway.errors import ResourceLimitError
 from gateway.example_catalog import runnable_examples
@@ -59,6 +57,7 @@ from gateway.uploads import UploadedTable
 from grammar import nodes as n
 from grammar.errors import AdqlSemanticError
 from grammar.nodes import Query
+from planners.sql_catalog import ColumnInfo
 
 __all__ = ["FederatedQueryService", "declared_table"]
 
@@ -149,9 +148,7 @@ class FederatedQueryService:
         federate: bool = False,
     ) -> Plan:
         """The plan of ``query`` (retrying once after a catalogue refresh for unknown tables)."""
-        infos = {
-            name: tuple(column_info(c) for c in up.columns) for name, up in (uploads or {}).items()
-        }
+        infos = {name: tuple(up.columns) for name, up in (uploads or {}).items()}
         fed = self.options
         if options is not None and options.allow_allsky:
             fed = FederationOptions(**{**_fields(fed), "allow_allsky": True})
@@ -325,7 +322,7 @@ class FederatedQueryService:
             engine.add_table(scan.register_as, table, metas)
         return engine
 
-    def _single_table_columns(self, plan: Plan) -> tuple[ColumnMeta, ...]:
+    def _single_table_columns(self, plan: Plan) -> tuple[ColumnInfo, ...]:
         """The catalogue columns of a ``single`` plan's table (none for pushed queries)."""
         body = plan.query.body
         if plan.mode != "single" or not isinstance(body, n.SelectQuery):
@@ -360,8 +357,8 @@ def _with_links(table: pa.Table, inners: Sequence[int]) -> pa.Table:
 
 
 def declared_table(
-    table: pa.Table, fetched: Sequence[ColumnMeta], declared: Sequence[ColumnMeta]
-) -> tuple[pa.Table, list[ColumnMeta]]:
+    table: pa.Table, fetched: Sequence[ColumnInfo], declared: Sequence[ColumnInfo]
+) -> tuple[pa.Table, list[ColumnInfo]]:
     """Give fetched rows the catalogue's metadata and types.
 
     Backends answer in their own serialisation (CSV has no types, a VOTable may say ``long``
@@ -371,7 +368,7 @@ def declared_table(
     """
     by_name = {c.name.lower(): c for c in (*fetched, *declared)}
     arrays: list[pa.Array | pa.ChunkedArray] = []
-    metas: list[ColumnMeta] = []
+    metas: list[ColumnInfo] = []
     for field, column in zip(table.schema, table.columns, strict=True):
         meta = by_name.get(field.name.lower()) or column_meta_from_arrow(field)
         meta = replace(meta, name=field.name)
@@ -390,7 +387,7 @@ def declared_table(
     return pa.Table.from_arrays(arrays, names=table.column_names), metas
 
 
-def _declared_type(meta: ColumnMeta) -> pa.DataType | None:
+def _declared_type(meta: ColumnInfo) -> pa.DataType | None:
     try:
         return arrow_type_from_meta(meta)
     except UnsupportedTypeError:

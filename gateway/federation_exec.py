@@ -21,8 +21,6 @@ import pyarrow.dataset as ds
 
 from gateway.arrow_types import arrow_type_from_meta
 from gateway.catalog import CatalogTable, FederatedCatalog
-from gateway.catalog_sources import column_info, column_meta
-from gateway.columns import ColumnMeta
 from gateway.errors import BackendError
 from gateway.executor import Executor
 from gateway.federation import Plan, ScanPlan, scan_fragment
@@ -55,7 +53,7 @@ class Fetched:
     """The rows of one scan and their column metadata."""
 
     table: pa.Table
-    columns: tuple[ColumnMeta, ...]
+    columns: tuple[ColumnInfo, ...]
     overflow: bool = False
 
 
@@ -79,7 +77,7 @@ class Execution:
         return any(f.overflow for f in self.tables.values())
 
 
-def empty_table(columns: Sequence[ColumnMeta]) -> pa.Table:
+def empty_table(columns: Sequence[ColumnInfo]) -> pa.Table:
     """A table with no rows and the given columns."""
     return pa.schema([pa.field(c.name, arrow_type_from_meta(c)) for c in columns]).empty_table()
 
@@ -124,7 +122,7 @@ class PlanRunner:
         uploads: Mapping[str, bytes] | None = None,
     ) -> Fetched:
         """All requests of ``fragment`` (concatenated); on failure empty when ``partial``."""
-        metas = tuple(column_meta(c) for c in expected)
+        metas = tuple(expected)
         if fragment.backend in self.result.failed:
             return Fetched(empty_table(metas), metas)
         try:
@@ -178,7 +176,7 @@ class PlanRunner:
             return ()
         by_name = {c.name.lower(): c for c in entry.meta.columns}
         wanted = [by_name.get(name.lower()) for name in fragment.columns]
-        return tuple(column_info(c) for c in wanted if c is not None)
+        return tuple(c for c in wanted if c is not None)
 
     async def run(self, plan: Plan, uploads: Mapping[str, pa.Table]) -> Execution:
         """Fetch every remote part of ``plan``."""
@@ -271,7 +269,7 @@ class PlanRunner:
             density_source=source,
         )
         self.result.choices[scan.ref.index] = choice
-        metas = tuple(column_meta(c) for c in scan.columns)
+        metas = tuple(scan.columns)
         if cone is None or ra.size == 0:
             fetched = Fetched(empty_table(metas), metas)
         elif choice.strategy == "UploadJoin":

@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from gateway.catalog_sources import column_meta
-from gateway.columns import ColumnMeta
 from gateway.errors import BackendError
 from gateway.votable import write_votable
 from grammar.parser import parse
 from grammar.printer import to_adql
 from grammar.printer_values import identifier, name_identifier
+from planners.sql_catalog import ColumnInfo
 
 if TYPE_CHECKING:
     from gateway.federation import ScanPlan
@@ -39,9 +38,9 @@ __all__ = ["UPLOAD_NAME", "link_column", "upload_join"]
 
 UPLOAD_NAME = "fedxm"
 _UPLOAD_COLUMNS = (
-    ColumnMeta("fed_row", "long"),
-    ColumnMeta("fed_ra", "double", unit="deg", ucd="pos.eq.ra"),
-    ColumnMeta("fed_dec", "double", unit="deg", ucd="pos.eq.dec"),
+    ColumnInfo("fed_row", "long"),
+    ColumnInfo("fed_ra", "double", unit="deg", ucd="pos.eq.ra"),
+    ColumnInfo("fed_dec", "double", unit="deg", ucd="pos.eq.dec"),
 )
 
 
@@ -106,8 +105,8 @@ async def upload_join(  # noqa: PLR0917  (the join's parts, each needed)
     _, requests = planner.request_for(query)
     request = requests[0]
     metas = (
-        *(column_meta(c) for c in scan.columns),
-        ColumnMeta(link_column(scan.ref.index), "long"),
+        *scan.columns,
+        ColumnInfo(link_column(scan.ref.index), "long"),
     )
 
     async def one(start: int) -> pa.Table:

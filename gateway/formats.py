@@ -14,10 +14,10 @@ from typing import Final, Protocol
 
 import pyarrow as pa
 
-from gateway.columns import ColumnMeta
 from gateway.parquet_writer import write_parquet
 from gateway.text_writers import write_csv, write_json, write_tsv
 from gateway.votable import write_votable
+from planners.sql_catalog import ColumnInfo
 
 __all__ = ["OutputFormat", "ResultWriter", "UnsupportedFormatError", "resolve_format"]
 
@@ -29,7 +29,7 @@ class ResultWriter(Protocol):
 
     def __call__(
         self,
-        columns: Sequence[ColumnMeta],
+        columns: Sequence[ColumnInfo],
         batches: Iterable[pa.RecordBatch],
         *,
         overflow: Callable[[], bool] | None = None,

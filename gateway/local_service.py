@@ -14,7 +14,6 @@ import pyarrow as pa
 
 from gateway.arrow_types import column_meta_from_arrow, field_metadata
 from gateway.cancellation import Cancellation, in_worker_thread
-from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine, QueryResult
 from gateway.example_catalog import runnable_examples
 from gateway.examples import Example
@@ -26,13 +25,14 @@ from gateway.table_meta import SchemaMeta, TableMeta
 from gateway.tap_schema import build_tap_schema
 from gateway.uploads import UploadedTable
 from grammar.nodes import Query
+from planners.sql_catalog import ColumnInfo
 
 __all__ = ["LocalQueryService", "file_schema", "table_columns"]
 
 
 def table_columns(
     schema: pa.Schema, overrides: Mapping[str, ColumnOverride]
-) -> tuple[ColumnMeta, ...]:
+) -> tuple[ColumnInfo, ...]:
     """Column metadata of a file's schema with the configured sidecar applied."""
     folded = {name.lower(): value for name, value in overrides.items()}
     columns = []

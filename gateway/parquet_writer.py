@@ -16,8 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gateway.arrow_types import arrow_type_from_meta, coerce_array, field_metadata, metadata_json
-from gateway.columns import ColumnMeta
+from gateway.columns import to_votable
 from gateway.result_writing import overflowed
+from planners.sql_catalog import ColumnInfo
 
 __all__ = ["COLUMNS_KEY", "write_parquet"]
 
@@ -50,7 +51,7 @@ class _Chunks:
 
 
 def write_parquet(
-    columns: Sequence[ColumnMeta],
+    columns: Sequence[ColumnInfo],
     batches: Iterable[pa.RecordBatch],
     *,
     overflow: Callable[[], bool] | None = None,
@@ -77,6 +78,7 @@ def write_parquet(
     bytes
         Consecutive pieces of the file; the footer comes in the last one.
     """
+    columns = [to_votable(c) for c in columns]  # the metadata VOTable results declare
     schema = pa.schema(
         [
             # Always nullable: a backend declaring NOT NULL must not be able to break the stream.

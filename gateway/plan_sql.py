@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from gateway.columns import column_info
 from gateway.engine import astropy_unit_factor
 from gateway.federation import ROWS_TABLE, CatalogView, Plan
 from gateway.table_meta import SchemaMeta
@@ -110,6 +109,6 @@ def local_service_sql(query: n.Query, schemas: Iterable[SchemaMeta]) -> str:
     for schema in schemas:
         for table in schema.tables:
             parts = tuple(p.strip('"') for p in table.table_name.split("."))
-            tables[_key(parts)] = _table(parts, tuple(column_info(c) for c in table.columns))
+            tables[_key(parts)] = _table(parts, tuple(table.columns))
     resolver = _PlanTables(tables)
     return to_sql(query, "duckdb", resolver=resolver, unit_converter=astropy_unit_factor)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from gateway.columns import ColumnMeta
+from planners.sql_catalog import ColumnInfo
 
 TableType: TypeAlias = Literal["table", "view"]
 
@@ -64,12 +64,12 @@ class TableMeta:
     schema_name: str
     table_name: str
     description: str | None
-    columns: tuple[ColumnMeta, ...]
+    columns: tuple[ColumnInfo, ...]
     table_type: TableType = "table"
     foreign_keys: tuple[ForeignKey, ...] = ()
     utype: str | None = None
 
-    def column(self, name: str) -> ColumnMeta | None:
+    def column(self, name: str) -> ColumnInfo | None:
         """Return the column called ``name`` (case-insensitive), or None."""
         folded = name.casefold()
         return next((c for c in self.columns if c.name.casefold() == folded), None)

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from gateway.columns import ColumnMeta
+from gateway.columns import to_votable
 from gateway.table_meta import ForeignKey, SchemaMeta, TableMeta
+from planners.sql_catalog import ColumnInfo
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -23,20 +24,20 @@ SCHEMA_NAME = "TAP_SCHEMA"
 _ONE_D_SIZE = re.compile(r"(\d+)\*?")
 
 
-def _str(name: str, description: str, *, required: bool = False) -> ColumnMeta:
-    return ColumnMeta(
+def _str(name: str, description: str, *, required: bool = False) -> ColumnInfo:
+    return ColumnInfo(
         name, "char", "*", description=description, principal=True, std=True,
         nullable=not required,
     )  # fmt: skip
 
 
-def _int(name: str, description: str, *, required: bool = False) -> ColumnMeta:
-    return ColumnMeta(
+def _int(name: str, description: str, *, required: bool = False) -> ColumnInfo:
+    return ColumnInfo(
         name, "int", description=description, principal=True, std=True, nullable=not required
     )
 
 
-def _t(name: str, description: str, cols: tuple[ColumnMeta, ...], *fks: ForeignKey) -> TableMeta:
+def _t(name: str, description: str, cols: tuple[ColumnInfo, ...], *fks: ForeignKey) -> TableMeta:
     return TableMeta(SCHEMA_NAME, f"{SCHEMA_NAME}.{name}", description, cols, "table", fks)
 
 
@@ -173,7 +174,7 @@ def build_tap_schema(schemas: Sequence[SchemaMeta]) -> TapSchema:
                 schema.name, table.table_name, table.table_type, table.utype,
                 table.description, table_index,
             ))  # fmt: skip
-            for column_index, c in enumerate(table.columns, start=1):
+            for column_index, c in enumerate(map(to_votable, table.columns), start=1):
                 column_rows.append((
                     table.table_name, c.name, c.datatype, c.arraysize, c.xtype,
                     array_size(c.arraysize), c.description, c.utype, c.unit, c.ucd,

@@ -35,8 +35,9 @@ import pyarrow.compute as pc
 
 from gateway.arrow_types import meta_as_json
 from gateway.cell_text import JSON_STYLE, TextStyle, join_rows, render_ahead, render_column
-from gateway.columns import ColumnMeta
+from gateway.columns import to_votable
 from gateway.result_writing import overflowed
+from planners.sql_catalog import ColumnInfo
 
 __all__ = ["write_csv", "write_json", "write_tsv"]
 
@@ -51,7 +52,7 @@ _TSV_SPECIAL: Final = "[\t\r\n]"
 
 
 def write_csv(
-    columns: Sequence[ColumnMeta],
+    columns: Sequence[ColumnInfo],
     batches: Iterable[pa.RecordBatch],
     *,
     overflow: Callable[[], bool] | None = None,
@@ -81,7 +82,7 @@ def write_csv(
 
 
 def write_tsv(
-    columns: Sequence[ColumnMeta],
+    columns: Sequence[ColumnInfo],
     batches: Iterable[pa.RecordBatch],
     *,
     overflow: Callable[[], bool] | None = None,
@@ -114,7 +115,7 @@ def write_tsv(
 
 
 def write_json(
-    columns: Sequence[ColumnMeta],
+    columns: Sequence[ColumnInfo],
     batches: Iterable[pa.RecordBatch],
     *,
     overflow: Callable[[], bool] | None = None,
@@ -139,6 +140,7 @@ def write_json(
     bytes
         The metadata, one chunk per non-empty batch, then the closing members.
     """
+    columns = [to_votable(c) for c in columns]  # unsigned ids as JSON strings, as in VOTable
     metadata = json.dumps([_json_meta(meta) for meta in columns], ensure_ascii=False)
     yield f'{{"metadata":{metadata},\n"data":['.encode()
 
@@ -165,13 +167,13 @@ _JSON_KEYS: Final = (
 _JSON_ALWAYS: Final = frozenset({"unit", "description"})
 
 
-def _json_meta(meta: ColumnMeta) -> dict[str, object]:
+def _json_meta(meta: ColumnInfo) -> dict[str, object]:
     """One ``metadata`` member: the attributes that are set, plus ``unit`` and ``description``."""
     present = meta_as_json(meta)
     return {key: present.get(key) for key in _JSON_KEYS if key in present or key in _JSON_ALWAYS}
 
 
-def _delimited_cells(array: pa.Array | pa.ChunkedArray, meta: ColumnMeta, *, csv: bool) -> pa.Array:
+def _delimited_cells(array: pa.Array | pa.ChunkedArray, meta: ColumnInfo, *, csv: bool) -> pa.Array:
     text = render_column(array, meta, _DELIMITED_STYLE)
     if meta.datatype in {"char", "unicodeChar"}:
         if csv:
@@ -192,7 +194,7 @@ def _csv_quote(value: str) -> str:
 
 
 def _write_delimited(
-    columns: Sequence[ColumnMeta],
+    columns: Sequence[ColumnInfo],
     batches: Iterable[pa.RecordBatch],
     overflow: Callable[[], bool] | None,
     header: str,
@@ -201,6 +203,7 @@ def _write_delimited(
 ) -> Iterator[bytes]:
     """The body of :func:`write_csv` (CRLF, commas) and :func:`write_tsv` (LF, TABs)."""
     sep, end, name = (",", "\r\n", "CSV") if csv else ("\t", "\n", "TSV")
+    columns = [to_votable(c) for c in columns]  # cells as the VOTable result spells them
     yield (header + end).encode()
 
     def render(batch: pa.RecordBatch) -> bytes:

@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gateway.adql_types import UNKNOWN, AdqlType, column_type
-from gateway.columns import ColumnMeta
 from gateway.table_meta import SchemaMeta
 from grammar import nodes as n
+from planners.sql_catalog import ColumnInfo
 
 __all__ = [
     "Columns",
@@ -30,7 +30,7 @@ __all__ = [
     "typed_columns",
 ]
 
-TableColumns = Callable[[n.TableName], Sequence[ColumnMeta] | None]
+TableColumns = Callable[[n.TableName], Sequence[ColumnInfo] | None]
 """The columns of the table a name designates, or None when it is not known."""
 
 Columns = dict[str, AdqlType] | None
@@ -38,17 +38,17 @@ Columns = dict[str, AdqlType] | None
 
 
 def catalogue_tables(
-    schemas: Sequence[SchemaMeta], uploads: Mapping[str, Sequence[ColumnMeta]] | None = None
+    schemas: Sequence[SchemaMeta], uploads: Mapping[str, Sequence[ColumnInfo]] | None = None
 ) -> TableColumns:
     """Table lookup over TAP_SCHEMA's schemas and the query's uploads (``TAP_UPLOAD.x``)."""
-    by_name: dict[str, Sequence[ColumnMeta]] = {}
+    by_name: dict[str, Sequence[ColumnInfo]] = {}
     for schema in schemas:
         for table in schema.tables:
             by_name.setdefault(table.table_name.replace('"', "").lower(), table.columns)
     for name, columns in (uploads or {}).items():
         by_name[f"tap_upload.{name.lower()}"] = columns
 
-    def lookup(name: n.TableName) -> Sequence[ColumnMeta] | None:
+    def lookup(name: n.TableName) -> Sequence[ColumnInfo] | None:
         return by_name.get(".".join(p.name.lower() for p in name.parts))
 
     return lookup
@@ -105,11 +105,11 @@ class Scope:
         return UNKNOWN
 
 
-_TYPED: dict[int, tuple[Sequence[ColumnMeta], dict[str, AdqlType]]] = {}
+_TYPED: dict[int, tuple[Sequence[ColumnInfo], dict[str, AdqlType]]] = {}
 _TYPED_MAX = 256
 
 
-def typed_columns(metas: Sequence[ColumnMeta]) -> dict[str, AdqlType]:
+def typed_columns(metas: Sequence[ColumnInfo]) -> dict[str, AdqlType]:
     """A table's column types by lower-case name (the first of equal names wins).
 
     Kept per column sequence: catalogue tables keep theirs between queries, and converting

@@ -20,12 +20,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from gateway.arrow_types import arrow_type_from_meta, column_meta_from_arrow
-from gateway.columns import ColumnMeta
+from gateway.columns import from_votable
 from gateway.errors import UploadError
+from planners.sql_catalog import ColumnInfo
 
 __all__ = [
     "UploadError",
     "VOTableColumnError",
+    "declared_column",
     "parse_votable",
     "read_csv_upload",
     "read_upload",
@@ -37,7 +39,7 @@ __all__ = [
 _GEOMETRY: Final = frozenset({"point", "circle", "polygon"})
 
 
-def read_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta], pa.Table]:
+def read_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnInfo], pa.Table]:
     """Read an upload as VOTable when it looks like XML, else as CSV.
 
     Parameters
@@ -49,7 +51,7 @@ def read_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta], pa.Tab
 
     Returns
     -------
-    tuple of (list of ColumnMeta, pyarrow.Table)
+    tuple of (list of ColumnInfo, pyarrow.Table)
         Column metadata and the rows.
 
     Raises
@@ -76,7 +78,7 @@ def parse_votable(data: bytes) -> Any:
         return parse(io.BytesIO(data), verify="ignore")
 
 
-def read_votable_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta], pa.Table]:
+def read_votable_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnInfo], pa.Table]:
     """Read the first table of an uploaded VOTable.
 
     Parameters
@@ -88,8 +90,8 @@ def read_votable_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta]
 
     Returns
     -------
-    tuple of (list of ColumnMeta, pyarrow.Table)
-        One :class:`ColumnMeta` per FIELD (name, datatype, arraysize, xtype, unit, ucd,
+    tuple of (list of ColumnInfo, pyarrow.Table)
+        One :class:`ColumnInfo` per FIELD (name, datatype, arraysize, xtype, unit, ucd,
         utype, description) and the rows, masked cells as nulls. Geometry columns
         (xtype ``point``/``circle``/``polygon``) become ``list<double>``.
 
@@ -114,7 +116,7 @@ def read_votable_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta]
         raise UploadError(f"cannot read upload column {error.column!r}: {error.reason}") from error
 
 
-def read_csv_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta], pa.Table]:
+def read_csv_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnInfo], pa.Table]:
     """Read an uploaded CSV file whose first line names the columns.
 
     Parameters
@@ -126,7 +128,7 @@ def read_csv_upload(data: bytes, *, max_rows: int) -> tuple[list[ColumnMeta], pa
 
     Returns
     -------
-    tuple of (list of ColumnMeta, pyarrow.Table)
+    tuple of (list of ColumnInfo, pyarrow.Table)
         Column metadata derived from the inferred types, and the rows.
 
     Raises
@@ -154,15 +156,15 @@ class VOTableColumnError(ValueError):
         """What went wrong converting it."""
 
 
-def votable_table_to_arrow(table: Any) -> tuple[list[ColumnMeta], pa.Table]:
+def votable_table_to_arrow(table: Any) -> tuple[list[ColumnInfo], pa.Table]:
     """Column metadata and rows of one astropy VOTable TABLE (uploads and backend answers).
 
     Returns
     -------
-    tuple of (list of ColumnMeta, pyarrow.Table)
-        One :class:`ColumnMeta` per FIELD (name, datatype, arraysize, xtype, unit, ucd,
-        utype, description) and the rows, masked cells as nulls (see
-        :func:`votable_column_to_arrow`).
+    tuple of (list of ColumnInfo, pyarrow.Table)
+        One :class:`ColumnInfo` per FIELD (name, datatype, arraysize, xtype, unit, ucd,
+        utype, description; in the gateway's terms, see :func:`gateway.columns.from_votable`)
+        and the rows, masked cells as nulls (see :func:`votable_column_to_arrow`).
 
     Raises
     ------
@@ -170,28 +172,33 @@ def votable_table_to_arrow(table: Any) -> tuple[list[ColumnMeta], pa.Table]:
         For the first column that cannot be converted (its cause chained).
     """
     array = table.array
-    columns: list[ColumnMeta] = []
+    columns: list[ColumnInfo] = []
     arrays: list[pa.Array] = []
     for field, key in zip(table.fields, array.dtype.names or (), strict=True):
-        meta = ColumnMeta(
-            name=field.name,
-            datatype=field.datatype,
-            arraysize=None if field.arraysize in {None, "1"} else field.arraysize,
-            xtype=field.xtype,
-            unit=str(field.unit) if field.unit is not None else None,
-            ucd=field.ucd,
-            utype=field.utype,
-            description=field.description,
-        )
+        meta = declared_column(field)
         try:
             arrays.append(votable_column_to_arrow(array[key], meta))
         except (TypeError, ValueError, pa.ArrowException) as error:
             raise VOTableColumnError(field.name, error) from error
-        columns.append(meta)
+        columns.append(from_votable(meta))
     return columns, pa.Table.from_arrays(arrays, names=[meta.name for meta in columns])
 
 
-def votable_column_to_arrow(column: Any, meta: ColumnMeta) -> pa.Array:
+def declared_column(field: Any) -> ColumnInfo:
+    """An astropy VOTable FIELD as declared (``char`` for unsigned 64-bit ids)."""
+    return ColumnInfo(
+        name=field.name,
+        datatype=field.datatype,
+        arraysize=None if field.arraysize in {None, "1"} else field.arraysize,
+        xtype=field.xtype,
+        unit=str(field.unit) if field.unit is not None else None,
+        ucd=field.ucd,
+        utype=field.utype,
+        description=field.description,
+    )
+
+
+def votable_column_to_arrow(column: Any, meta: ColumnInfo) -> pa.Array:
     """Arrow array of one astropy column (a numpy masked array)."""
     target = arrow_type_from_meta(meta)
     if pa.types.is_uint64(target) and meta.datatype in {"char", "unicodeChar"}:

@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 import httpx
 import pyarrow as pa
 
-from gateway.columns import ColumnMeta
 from gateway.errors import UploadError
 from gateway.tap_params import UploadSpec
 from gateway.upload_reader import read_votable_upload
+from planners.sql_catalog import ColumnInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class UploadedTable:
     """
 
     name: str
-    columns: tuple[ColumnMeta, ...]
+    columns: tuple[ColumnInfo, ...]
     table: pa.Table
     raw: bytes | None = None
 

@@ -31,6 +31,7 @@ from vo_models.voresource.models import AccessURL, Capability, Interface
 from vo_models.vosi.availability.models import Availability
 from vo_models.vosi.capabilities.models import VOSICapabilities
 
+from gateway.columns import to_votable
 from gateway.uws_xml import model_xml, utc, xml_text
 
 if TYPE_CHECKING:
@@ -329,7 +330,7 @@ def _table(
         _sub(el, "utype", table.utype)
     if detail == "min":
         return
-    for col in table.columns:
+    for col in map(to_votable, table.columns):
         c = _sub(el, "column", **({"std": "true"} if col.std else {}))
         if tap_plus:
             c.set("esatapplus:flags", ESATAPPLUS_NO_FLAGS)

@@ -18,9 +18,10 @@ import pyarrow.compute as pc
 
 from gateway.arrow_types import array_shape
 from gateway.cell_text import VOTABLE_STYLE, join_rows, render_column, xml_escape
-from gateway.columns import ColumnMeta
+from gateway.columns import to_votable
 from gateway.result_writing import overflowed
 from gateway.votable_binary2 import Base64Lines, encode_rows
+from planners.sql_catalog import ColumnInfo
 
 __all__ = ["VOTABLE_NAMESPACE", "error_votable", "write_votable"]
 
@@ -37,7 +38,7 @@ Serialization = Literal["binary2", "tabledata"]
 
 
 def write_votable(
-    columns: Sequence[ColumnMeta],
+    columns: Sequence[ColumnInfo],
     batches: Iterable[pa.RecordBatch],
     *,
     serialization: Serialization = "binary2",
@@ -79,6 +80,7 @@ def write_votable(
     bytes
         Consecutive pieces of the UTF-8 document.
     """
+    columns = [to_votable(c) for c in columns]  # unsigned ids as char text, and so on
     yield _header(columns, infos, query, field_ids or {}).encode()
     failures: list[str] = []
     pieces = _row_pieces(columns, batches, serialization)
@@ -104,7 +106,7 @@ def write_votable(
 
 
 def _row_pieces(
-    columns: Sequence[ColumnMeta], batches: Iterable[pa.RecordBatch], serialization: Serialization
+    columns: Sequence[ColumnInfo], batches: Iterable[pa.RecordBatch], serialization: Serialization
 ) -> Iterator[bytes | memoryview]:
     """Encoded rows, whole rows per piece: BINARY2 bytes (before base64) or TABLEDATA XML."""
     for batch in batches:
@@ -151,7 +153,7 @@ def error_votable(message: str) -> bytes:
 
 
 def _header(
-    columns: Sequence[ColumnMeta],
+    columns: Sequence[ColumnInfo],
     infos: Sequence[tuple[str, str, str]],
     query: str | None,
     field_ids: Mapping[int, str],
@@ -168,7 +170,7 @@ def _header(
     return "".join(parts)
 
 
-def _field(meta: ColumnMeta, xml_id: str | None = None) -> str:
+def _field(meta: ColumnInfo, xml_id: str | None = None) -> str:
     attributes = "".join(
         f" {key}={_attr(value)}"
         for key in _FIELD_ATTRIBUTES
@@ -193,7 +195,7 @@ def _attr(value: str) -> str:
     return '"' + escaped.replace("\n", "&#10;").replace("\t", "&#9;") + '"'
 
 
-def _tabledata_rows(columns: Sequence[ColumnMeta], batch: pa.RecordBatch) -> bytes:
+def _tabledata_rows(columns: Sequence[ColumnInfo], batch: pa.RecordBatch) -> bytes:
     cells = []
     for index, meta in enumerate(columns):
         text = render_column(batch.column(index), meta, VOTABLE_STYLE)
@@ -204,7 +206,7 @@ def _tabledata_rows(columns: Sequence[ColumnMeta], batch: pa.RecordBatch) -> byt
     return join_rows(cells, sep="", prefix="<TR>", suffix="</TR>\n")
 
 
-def _null_cell(meta: ColumnMeta) -> str:
+def _null_cell(meta: ColumnInfo) -> str:
     """TABLEDATA for a null cell: empty, except fixed-size float arrays, which need NaNs."""
     count, variable = array_shape(meta.arraysize)
     if meta.datatype in {"float", "double"} and count is not None and not variable:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gateway.arrow_types import UnsupportedTypeError, array_shape, coerce_array
-from gateway.columns import ColumnMeta
+from planners.sql_catalog import ColumnInfo
 
 __all__ = ["BIG_ENDIAN", "ROWS_PER_CHUNK", "Base64Lines", "encode_rows"]
 
@@ -55,7 +55,7 @@ class _Fixed:
     values: npt.NDArray[np.generic]
 
 
-def encode_rows(columns: Sequence[ColumnMeta], batch: pa.RecordBatch) -> Iterator[memoryview]:
+def encode_rows(columns: Sequence[ColumnInfo], batch: pa.RecordBatch) -> Iterator[memoryview]:
     """BINARY2 bytes of the rows of a batch (not yet base64-encoded).
 
     Parameters
@@ -74,7 +74,7 @@ def encode_rows(columns: Sequence[ColumnMeta], batch: pa.RecordBatch) -> Iterato
         yield _encode_chunk(columns, batch.slice(start, ROWS_PER_CHUNK))
 
 
-def _encode_chunk(columns: Sequence[ColumnMeta], chunk: pa.RecordBatch) -> memoryview:
+def _encode_chunk(columns: Sequence[ColumnInfo], chunk: pa.RecordBatch) -> memoryview:
     n = chunk.num_rows
     flag_bytes = (len(columns) + 7) // 8
     nulls = np.zeros((n, flag_bytes * 8), dtype=np.bool_)
@@ -110,7 +110,7 @@ def _null_mask(values: pa.Array) -> npt.NDArray[np.bool_]:
 
 
 def _encode_cell(
-    values: pa.Array, meta: ColumnMeta, mask: npt.NDArray[np.bool_]
+    values: pa.Array, meta: ColumnInfo, mask: npt.NDArray[np.bool_]
 ) -> tuple[_Fixed, pa.Array | None]:
     count, variable = array_shape(meta.arraysize)
     datatype = meta.datatype

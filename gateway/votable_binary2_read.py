@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gateway.arrow_types import array_shape
-from gateway.columns import ColumnMeta
 from gateway.votable_binary2 import BIG_ENDIAN
+from planners.sql_catalog import ColumnInfo
 
 __all__ = ["Binary2Error", "Binary2Field", "Binary2Unsupported", "read_rows"]
 
@@ -64,7 +64,7 @@ class Binary2Unsupported(ValueError):
 class Binary2Field:
     """One FIELD: its description and the integer ``<VALUES null>`` it declares, if any."""
 
-    meta: ColumnMeta
+    meta: ColumnInfo
     null: int | None = None
 
 
@@ -86,7 +86,7 @@ class _Layout:
         return 4 if self.variable else self.count * self.unit
 
 
-def _layout(meta: ColumnMeta) -> _Layout:
+def _layout(meta: ColumnInfo) -> _Layout:
     datatype = meta.datatype
     if datatype not in _BASE:
         raise Binary2Unsupported(f"datatype {datatype!r} of {meta.name!r}")
@@ -233,7 +233,7 @@ def _fixed(
     if meta.datatype == "unsignedByte" and meta.arraysize not in {None, "1"}:
         return pa.array(list(map(bytes, values)), pa.binary(layout.count), mask=_mask(flagged))
     nulls = _element_nulls(values, spec.null)
-    if meta.arraysize in {None, "1"} and not meta.datatype.endswith("Complex"):
+    if meta.arraysize in {None, "1"} and meta.datatype not in {"floatComplex", "doubleComplex"}:
         return pa.array(values[:, 0], mask=_mask(flagged | nulls[:, 0]))
     row_null = flagged | nulls.all(axis=1) if layout.count else flagged
     child = pa.array(values.reshape(-1))
@@ -291,7 +291,7 @@ def _element_nulls(values: npt.NDArray[np.generic], null: int | None) -> npt.NDA
     return np.asarray(values == null, dtype=np.bool_)
 
 
-def _booleans(meta: ColumnMeta, codes: Bytes, flagged: npt.NDArray[np.bool_]) -> pa.Array:
+def _booleans(meta: ColumnInfo, codes: Bytes, flagged: npt.NDArray[np.bool_]) -> pa.Array:
     truth = np.isin(codes, _TRUE)
     unknown = np.isin(codes, _NULL_BOOL)
     bad = ~(truth | unknown | np.isin(codes, _FALSE))
@@ -305,7 +305,7 @@ def _booleans(meta: ColumnMeta, codes: Bytes, flagged: npt.NDArray[np.bool_]) ->
 
 
 def _text(
-    meta: ColumnMeta, units: npt.NDArray[np.generic], offsets: Index, flagged: npt.NDArray[np.bool_]
+    meta: ColumnInfo, units: npt.NDArray[np.generic], offsets: Index, flagged: npt.NDArray[np.bool_]
 ) -> pa.Array:
     """Strings from concatenated code units (bytes for char, UCS-2 for unicodeChar)."""
     if meta.datatype == "unicodeChar":

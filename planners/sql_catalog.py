@@ -2,8 +2,8 @@
 
 The generator never guesses physical names. A :class:`TableResolver` supplied by the caller
 (the gateway adapts its federated TAP_SCHEMA to it) turns an ADQL table name into the SQL name
-to emit and its ordered columns. :class:`ColumnInfo` mirrors the fields of the gateway's
-``ColumnMeta`` that the compiler needs, because planners may not import ``gateway``.
+to emit and its ordered columns. :class:`ColumnInfo` is the one column type of the project:
+the compiler, the gateway's TAP_SCHEMA, result writers and upload readers all use it.
 """
 
 from __future__ import annotations
@@ -24,20 +24,27 @@ CHAR_TYPES = frozenset({"char", "unicodeChar"})
 UINT64_XTYPE = "uint64"
 """xtype of unsigned 64-bit integers such as SDSS ``specobjid`` (all 64 bits used).
 
-For ADQL such a column is an exact integer (``datatype="long"`` here), compared and sorted
-by its unsigned value. VOTable has no unsigned 64-bit datatype and its ``long`` cannot hold
-ids >= 2**63, so TAP_SCHEMA and results declare ``char`` with this xtype and carry the
-unsigned decimal text, which every reader gets back exactly (``gateway.columns``).
+A :class:`ColumnInfo` always holds the ADQL view: ``datatype="long"``, no arraysize, this
+xtype; the column is an exact integer compared and sorted by its unsigned value. VOTable has
+no unsigned 64-bit datatype and its ``long`` cannot hold ids >= 2**63, so TAP_SCHEMA, VOSI
+and results declare ``char`` with this xtype and carry the unsigned decimal text, which every
+reader gets back exactly. That translation happens only where columns are written or read
+(``gateway.columns.to_votable`` and ``from_votable``).
 """
 
 
 @dataclass(frozen=True, slots=True)
 class ColumnInfo:
-    """A column of a catalogue table or of a query result.
+    """A column of a catalogue table, an upload or a query result.
 
-    ``datatype`` is a VOTable datatype, or None when nothing is known (verbatim translation
-    without a resolver). Geometry follows DALI: ``double`` with ``arraysize`` ``2``/``3``/``*``
-    and ``xtype`` ``point``/``circle``/``polygon``.
+    The VOTable ``FIELD`` attributes and the TAP_SCHEMA.columns flags. ``datatype`` is a VOTable
+    datatype (``boolean``, ``unsignedByte``, ``short``, ``int``, ``long``, ``char``,
+    ``unicodeChar``, ``float``, ``double``, ...), or None when nothing is known: a column of a
+    table translated without a catalogue, or a NULL literal, which the compiler must not
+    type-check (written as ``char``). ``arraysize`` is None for a scalar, else the VOTable text
+    (``"*"``, ``"2"``, ``"10*"``). Geometry follows DALI: ``double`` with ``arraysize``
+    ``2``/``3``/``*`` and ``xtype`` ``point``/``circle``/``polygon``. Unsigned 64-bit ids are
+    ``long`` with ``xtype="uint64"`` (see :data:`UINT64_XTYPE`).
     """
 
     name: str
@@ -48,6 +55,10 @@ class ColumnInfo:
     ucd: str | None = None
     utype: str | None = None
     description: str | None = None
+    indexed: bool = False
+    principal: bool = False
+    std: bool = False
+    nullable: bool = True
 
     @property
     def is_integer(self) -> bool:

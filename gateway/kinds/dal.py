@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from typing_extensions import override
 
-from gateway.columns import ColumnMeta
 from gateway.decode import decode
 from gateway.kinds.registry import BackendKind
+from planners.sql_catalog import ColumnInfo
 
 if TYPE_CHECKING:
     import httpx
@@ -33,7 +33,7 @@ class MetadataQueryKind(BackendKind):
         del config
         return self.metadata_query
 
-    def answer_columns(self, client: httpx.Client, config: BackendConfig) -> tuple[ColumnMeta, ...]:
+    def answer_columns(self, client: httpx.Client, config: BackendConfig) -> tuple[ColumnInfo, ...]:
         """The FIELDs of the service's answer to the metadata query.
 
         Raises
@@ -47,7 +47,7 @@ class MetadataQueryKind(BackendKind):
         return decode(response.content, "votable").columns
 
 
-def position_column(columns: Sequence[ColumnMeta], ucd: str, url: str, utype: str = "") -> str:
+def position_column(columns: Sequence[ColumnInfo], ucd: str, url: str, utype: str = "") -> str:
     """The first column with the UCD ``ucd`` (or whose utype ends with ``utype``).
 
     Raises

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from typing_extensions import override
 
-from gateway.columns import ColumnMeta, column_info
 from gateway.kinds.dal import MetadataQueryKind, position_column
 from gateway.kinds.registry import KindLoad
 from gateway.table_meta import TableMeta
 from planners.base import Capability
 from planners.scs import ScsPlanner
+from planners.sql_catalog import ColumnInfo
 
 if TYPE_CHECKING:
     import httpx
@@ -40,7 +40,7 @@ METADATA_QUERY = (("RA", "0"), ("DEC", "0"), ("SR", "0"), ("VERB", "3"))
 """SCS 1.03 §2.1: SR=0 asks for the answer's metadata only (no rows)."""
 
 
-def _modern(column: ColumnMeta) -> ColumnMeta:
+def _modern(column: ColumnInfo) -> ColumnInfo:
     ucd = _UCD1_PLUS.get((column.ucd or "").lower())
     return column if ucd is None else replace(column, ucd=ucd)
 
@@ -62,7 +62,7 @@ class ScsKind(MetadataQueryKind):
             backend=config.name,
             url=config.url,
             table=table,
-            catalog_columns=tuple(column_info(c) for c in columns),
+            catalog_columns=tuple(columns),
             ra_column=position_column(columns, "pos.eq.ra;meta.main", config.url),
             dec_column=position_column(columns, "pos.eq.dec;meta.main", config.url),
         )

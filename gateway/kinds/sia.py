@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
-from gateway.columns import column_meta
 from gateway.kinds.registry import BackendKind, KindLoad
 from gateway.table_meta import TableMeta
 from planners.base import Capability
@@ -62,6 +61,6 @@ class SiaKind(BackendKind):
         del client
         planner = self.planner(config)
         assert planner is not None  # check_config requires a url
-        columns = tuple(column_meta(c) for c in planner.columns(None))
+        columns = tuple(planner.columns(None))
         meta = TableMeta(config.name, f"{config.name}.obscore", "ObsCore 1.1 (SIAv2)", columns)
         return KindLoad((meta,), "ObsCore columns", planner)

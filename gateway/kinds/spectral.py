@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
-from gateway.columns import column_meta
 from gateway.kinds.registry import BackendKind, KindLoad
 from gateway.settings import BackendConfig
 from gateway.table_meta import TableMeta
@@ -75,6 +74,6 @@ class SpectralKind(BackendKind):
         tables = []
         for name in planner.table_names():
             handle = planner.scan(TableName(tuple(Identifier(p) for p in name.split("."))))
-            columns = tuple(column_meta(c) for c in planner.columns(handle))
+            columns = tuple(planner.columns(handle))
             tables.append(TableMeta(name.split(".")[0], name, "Spectroscopic objects", columns))
         return KindLoad(tuple(tables), "spectral catalogue columns", planner)

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from typing_extensions import override
 
-from gateway.columns import ColumnMeta, column_info
 from gateway.kinds.dal import MetadataQueryKind, position_column
 from gateway.kinds.registry import KindLoad
 from gateway.table_meta import TableMeta
 from planners.base import Capability
+from planners.sql_catalog import ColumnInfo
 from planners.ssap import SsapPlanner
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ _BAND_UTYPES = (
 _TIME_UTYPE = "ssa:char.timeaxis.coverage.location.value"
 
 
-def _by_utype(columns: Sequence[ColumnMeta], utype: str) -> str | None:
+def _by_utype(columns: Sequence[ColumnInfo], utype: str) -> str | None:
     """The scalar numeric column with ``utype`` (case-insensitive), if any."""
     for column in columns:
         numeric = column.datatype in {"float", "double"} and column.arraysize is None
@@ -50,7 +50,7 @@ def _by_utype(columns: Sequence[ColumnMeta], utype: str) -> str | None:
     return None
 
 
-def _band_columns(columns: Sequence[ColumnMeta]) -> tuple[str, str] | None:
+def _band_columns(columns: Sequence[ColumnInfo]) -> tuple[str, str] | None:
     start, stop = (_by_utype(columns, u) for u in _BAND_UTYPES)
     return None if start is None or stop is None else (start, stop)
 
@@ -77,7 +77,7 @@ class SsapKind(MetadataQueryKind):
             backend=config.name,
             url=url,
             table=config.table_name or DEFAULT_TABLE,
-            catalog_columns=tuple(column_info(c) for c in columns),
+            catalog_columns=tuple(columns),
             ra_column=position_column(columns, "pos.eq.ra;meta.main", url, "location.value.c1"),
             dec_column=position_column(columns, "pos.eq.dec;meta.main", url, "location.value.c2"),
             band_columns=_band_columns(columns),

@@ -20,11 +20,12 @@ from gateway.arrow_types import (
     column_meta_from_arrow,
     field_metadata,
 )
-from gateway.columns import ColumnMeta
+from gateway.columns import from_votable, to_votable
 from gateway.parquet_writer import write_parquet
 from gateway.text_writers import write_csv, write_json, write_tsv
 from gateway.upload_reader import read_upload
 from gateway.votable import write_votable
+from planners.sql_catalog import ColumnInfo
 
 
 @pytest.mark.parametrize(
@@ -67,7 +68,7 @@ def test_overrides_and_field_metadata():
         "pos", pa.list_(pa.float64(), 2), nullable=False, metadata={"unit": "deg", "ucd": "pos.eq"}
     )
     meta = column_meta_from_arrow(field, xtype="point", description="where")
-    assert meta == ColumnMeta(
+    assert meta == ColumnInfo(
         "pos",
         "double",
         "2",
@@ -99,31 +100,31 @@ def test_unsupported_arrow_types(arrow):
 @pytest.mark.parametrize(
     ("meta", "arrow"),
     [
-        (ColumnMeta("c", "boolean"), pa.bool_()),
-        (ColumnMeta("c", "unsignedByte"), pa.uint8()),
-        (ColumnMeta("c", "short"), pa.int16()),
-        (ColumnMeta("c", "int"), pa.int32()),
-        (ColumnMeta("c", "long"), pa.int64()),
-        (ColumnMeta("c", "float"), pa.float32()),
-        (ColumnMeta("c", "double"), pa.float64()),
-        (ColumnMeta("c", "char", "*"), pa.string()),
-        (ColumnMeta("c", "char", "*", xtype="timestamp"), pa.string()),
-        (ColumnMeta("c", "unicodeChar", "32*"), pa.string()),
-        (ColumnMeta("c", "double", "2", xtype="point"), pa.list_(pa.float64(), 2)),
-        (ColumnMeta("c", "double", "3", xtype="circle"), pa.list_(pa.float64(), 3)),
-        (ColumnMeta("c", "double", "*", xtype="polygon"), pa.list_(pa.float64())),
-        (ColumnMeta("c", "int", "2x3"), pa.list_(pa.int32(), 6)),
-        (ColumnMeta("c", "int", "2x*"), pa.list_(pa.int32())),
-        (ColumnMeta("c", "unsignedByte", "*"), pa.binary()),
-        (ColumnMeta("c", "unsignedByte", "4"), pa.binary(4)),
-        (ColumnMeta("c", "doubleComplex"), pa.list_(pa.float64(), 2)),
+        (ColumnInfo("c", "boolean"), pa.bool_()),
+        (ColumnInfo("c", "unsignedByte"), pa.uint8()),
+        (ColumnInfo("c", "short"), pa.int16()),
+        (ColumnInfo("c", "int"), pa.int32()),
+        (ColumnInfo("c", "long"), pa.int64()),
+        (ColumnInfo("c", "float"), pa.float32()),
+        (ColumnInfo("c", "double"), pa.float64()),
+        (ColumnInfo("c", "char", "*"), pa.string()),
+        (ColumnInfo("c", "char", "*", xtype="timestamp"), pa.string()),
+        (ColumnInfo("c", "unicodeChar", "32*"), pa.string()),
+        (ColumnInfo("c", "double", "2", xtype="point"), pa.list_(pa.float64(), 2)),
+        (ColumnInfo("c", "double", "3", xtype="circle"), pa.list_(pa.float64(), 3)),
+        (ColumnInfo("c", "double", "*", xtype="polygon"), pa.list_(pa.float64())),
+        (ColumnInfo("c", "int", "2x3"), pa.list_(pa.int32(), 6)),
+        (ColumnInfo("c", "int", "2x*"), pa.list_(pa.int32())),
+        (ColumnInfo("c", "unsignedByte", "*"), pa.binary()),
+        (ColumnInfo("c", "unsignedByte", "4"), pa.binary(4)),
+        (ColumnInfo("c", "doubleComplex"), pa.list_(pa.float64(), 2)),
     ],
 )
 def test_votable_to_arrow(meta, arrow):
     assert arrow_type_from_meta(meta) == arrow
 
 
-@pytest.mark.parametrize("meta", [ColumnMeta("c", "quaternion"), ColumnMeta("c", "bit", "8")])
+@pytest.mark.parametrize("meta", [ColumnInfo("c", "quaternion"), ColumnInfo("c", "bit", "8")])
 def test_unknown_votable_types(meta):
     with pytest.raises(UnsupportedTypeError, match="c"):
         arrow_type_from_meta(meta)
@@ -161,25 +162,28 @@ def test_round_trip_of_the_mapping():
 
 
 def test_coerce_timestamps_to_dali_text_and_refuse_overflow():
-    meta = ColumnMeta("t", "char", "*", xtype="timestamp")
+    meta = ColumnInfo("t", "char", "*", xtype="timestamp")
     values = pa.array([0, None], pa.timestamp("s"))
     assert coerce_array(values, meta).to_pylist() == ["1970-01-01T00:00:00", None]
-    assert coerce_array(pa.array([1, None], pa.int64()), ColumnMeta("i", "int")).type == pa.int32()
+    assert coerce_array(pa.array([1, None], pa.int64()), ColumnInfo("i", "int")).type == pa.int32()
     with pytest.raises(pa.ArrowInvalid):
-        coerce_array(pa.array([2**40]), ColumnMeta("i", "int"))
+        coerce_array(pa.array([2**40]), ColumnInfo("i", "int"))
     chunked = pa.chunked_array([pa.array(["a"]), pa.array(["b"])])
-    assert coerce_array(chunked, ColumnMeta("s", "char", "*")).to_pylist() == ["a", "b"]
+    assert coerce_array(chunked, ColumnInfo("s", "char", "*")).to_pylist() == ["a", "b"]
 
 
 IDS = [0, 1, 2**63 - 1, 2**63, 2**63 + 5, 2**64 - 1, None]
 """Unsigned 64-bit ids around the signed boundary, and a NULL."""
 
 
-def test_unsigned_64_bit_ids_are_char_text_with_the_uint64_xtype() -> None:
-    # VOTable has no unsigned long and its long cannot hold ids >= 2**63.
+def test_unsigned_64_bit_ids_are_declared_char_text_with_the_uint64_xtype() -> None:
+    # An integer for ADQL; VOTable has no unsigned long and its long cannot hold ids >= 2**63.
     meta = column_meta_from_arrow(pa.field("specobjid", pa.uint64()))
-    assert (meta.datatype, meta.arraysize, meta.xtype) == ("char", "*", "uint64")
-    assert arrow_type_from_meta(meta) == pa.uint64()
+    assert (meta.datatype, meta.arraysize, meta.xtype) == ("long", None, "uint64")
+    declared = to_votable(meta)
+    assert (declared.datatype, declared.arraysize, declared.xtype) == ("char", "*", "uint64")
+    assert from_votable(declared) == meta
+    assert arrow_type_from_meta(meta) == arrow_type_from_meta(declared) == pa.uint64()
     values = pa.array(IDS, pa.uint64())
     assert coerce_array(values, meta).to_pylist() == IDS
     # The database's signed view of the same bits, and decimal text, both read as unsigned.
@@ -220,6 +224,6 @@ def test_uploaded_unsigned_ids_read_back_as_uint64() -> None:
     columns = [column_meta_from_arrow(f) for f in table.schema]
     doc = b"".join(write_votable(columns, table.to_batches(), serialization="binary2"))
     metas, back = read_upload(doc, max_rows=100)
-    assert metas[0].xtype == "uint64"
+    assert (metas[0].datatype, metas[0].arraysize, metas[0].xtype) == ("long", None, "uint64")
     assert back.column("specobjid").type == pa.uint64()
     assert back.column("specobjid").to_pylist() == IDS

@@ -8,10 +8,10 @@ import pytest
 
 from gateway.arrow_types import column_meta_from_arrow
 from gateway.catalog_sources import parse_capabilities
-from gateway.columns import ColumnMeta
 from gateway.decode import DecodeError, decode
 from gateway.parquet_writer import write_parquet
 from gateway.vosi import DEFAULT_OUTPUT_FORMATS, OutputFormat, ServiceLimits, capabilities_xml
+from planners.sql_catalog import ColumnInfo
 
 LIMITS = ServiceLimits(1000, 10000, 100, None, 600, 3600, 86400, 86400, 4)
 TAPREGEXT = "ivo://ivoa.net/std/TAPRegExt"
@@ -46,7 +46,7 @@ def test_csv_before_tabledata_and_nothing_known_keeps_the_default() -> None:
     assert negotiated() is None
 
 
-def sample() -> tuple[list[ColumnMeta], pa.Table]:
+def sample() -> tuple[list[ColumnInfo], pa.Table]:
     rng = np.random.default_rng(3)
     n = 5000
     table = pa.table(
@@ -59,7 +59,7 @@ def sample() -> tuple[list[ColumnMeta], pa.Table]:
         }
     )
     columns = [column_meta_from_arrow(f) for f in table.schema]
-    columns[4] = ColumnMeta("pos", "double", arraysize="2", xtype="point", unit="deg")
+    columns[4] = ColumnInfo("pos", "double", arraysize="2", xtype="point", unit="deg")
     return columns, table
 
 

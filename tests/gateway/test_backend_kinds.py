@@ -14,7 +14,6 @@ import pytest
 from pydantic import ValidationError
 from typing_extensions import override
 
-from gateway.columns import ColumnMeta
 from gateway.federated_service import FederatedQueryService
 from gateway.kinds.registry import BackendKind, KindLoad, all_kinds, kind_for, kind_names
 from gateway.settings import BackendConfig, GatewaySettings
@@ -45,7 +44,7 @@ class _StaticConeKind(BackendKind):
             config.name,
             planner.table_name,
             None,
-            tuple(ColumnMeta(c.name, "double") for c in columns),
+            tuple(ColumnInfo(c.name, "double") for c in columns),
         )
         return KindLoad((meta,), "static", planner)
 

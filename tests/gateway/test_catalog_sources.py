@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from gateway.catalog_sources import parse_capabilities, parse_tableset
-from gateway.columns import ColumnMeta
 from gateway.table_meta import SchemaMeta, TableMeta
 from gateway.vosi import OutputFormat, ServiceLimits, capabilities_xml, tableset_xml
+from planners.sql_catalog import ColumnInfo
 
 # Shaped like DaCHS's /tables?detail=max: a stylesheet PI, a prefixed root without a version,
 # schemaLocation, a view with title/nrows, std and flag columns, a delimited column name;
@@ -88,7 +88,7 @@ def test_a_dachs_shaped_tableset() -> None:
     assert (obscore.schema_name, obscore.table_name) == ("dc_ivoa", "dc_ivoa.obscore")
     assert obscore.description == "The IVOA-defined obscore table."
     assert obscore.columns == (
-        ColumnMeta(
+        ColumnInfo(
             "dataproduct_type",
             "char",
             "*",
@@ -98,7 +98,7 @@ def test_a_dachs_shaped_tableset() -> None:
             std=True,
             nullable=True,
         ),
-        ColumnMeta(
+        ColumnInfo(
             "t_min",
             "double",
             unit="d",
@@ -107,8 +107,8 @@ def test_a_dachs_shaped_tableset() -> None:
             indexed=True,
             nullable=True,
         ),
-        ColumnMeta("s_region", "char", "*", "adql:REGION", ucd="phys.angArea;obs", nullable=False),
-        ColumnMeta('"size"', "long", principal=True, nullable=False),
+        ColumnInfo("s_region", "char", "*", "adql:REGION", ucd="phys.angArea;obs", nullable=False),
+        ColumnInfo('"size"', "long", principal=True, nullable=False),
     )
     gaia = tables["dr3lite"]
     assert (gaia.schema_name, gaia.table_name) == ("dc_gaia", "dc_gaia.dr3lite")
@@ -121,10 +121,10 @@ def test_a_dachs_shaped_tableset() -> None:
 
 def test_our_own_tableset_reads_back_as_written() -> None:
     columns = (
-        ColumnMeta("id", "long", principal=True, indexed=True, nullable=False, std=True),
-        ColumnMeta("ra", "double", unit="deg", ucd="pos.eq.ra;meta.main", description="R & A"),
-        ColumnMeta("pos", "double", "2", "point", utype="stc:x"),
-        ColumnMeta("name", "char", "32*", description="<name>", nullable=True),
+        ColumnInfo("id", "long", principal=True, indexed=True, nullable=False, std=True),
+        ColumnInfo("ra", "double", unit="deg", ucd="pos.eq.ra;meta.main", description="R & A"),
+        ColumnInfo("pos", "double", "2", "point", utype="stc:x"),
+        ColumnInfo("name", "char", "32*", description="<name>", nullable=True),
     )
     table = TableMeta("dp1", "dp1.Object", "objects", columns)
     document = tableset_xml([SchemaMeta("dp1", "DP1", (table,))], "max")
@@ -175,11 +175,11 @@ def test_a_single_table_document_and_a_tableset_without_namespaces() -> None:
     )
     ((remote, meta),) = parse_tableset(single, "x_")
     assert (remote, meta.schema_name, meta.table_name) == ("cat.stars", "x_cat", "x_cat.stars")
-    assert meta.columns == (ColumnMeta("id", "int", nullable=False),)
+    assert meta.columns == (ColumnInfo("id", "int", nullable=False),)
     bare = (
         b"<tableset><schema><name>default</name><table><name>t</name>"
         b"<column><name>c</name></column></table></schema></tableset>"
     )
     ((remote, meta),) = parse_tableset(bare, "")
     assert (remote, meta.table_name) == ("t", "default.t")
-    assert meta.columns == (ColumnMeta("c", "char", "*", nullable=False),)
+    assert meta.columns == (ColumnInfo("c", "char", "*", nullable=False),)

@@ -21,10 +21,10 @@ import pyvo
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from gateway.columns import ColumnMeta
 from gateway.datalink import DatalinkRoutes
 from gateway.serve import build_app
 from gateway.settings import BackendConfig, GatewaySettings
+from planners.sql_catalog import ColumnInfo
 from standins.data import DemoData, ensure_demo_data
 from standins.data_rubin import DID_PREFIX
 from tests.gateway.conftest import error_message
@@ -233,7 +233,7 @@ def test_access_url_rewrite_keeps_the_column_type(kind: pa.DataType) -> None:
             )
         ],
     )  # fmt: skip
-    links = DatalinkRoutes.from_settings(settings).for_result([ColumnMeta("access_url", "char")])
+    links = DatalinkRoutes.from_settings(settings).for_result([ColumnInfo("access_url", "char")])
     assert links is not None
     urls = [
         "https://far/links?ID=ivo%3A%2F%2Fx%2F1",

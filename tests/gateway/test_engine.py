@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import grammar
-from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine
 from gateway.engine_udfs import healpix_nest, register
 from grammar.errors import AdqlSemanticError, UnsupportedError
+from planners.sql_catalog import ColumnInfo
 
 RNG = np.random.default_rng(42)
 N = 2000
@@ -58,9 +58,9 @@ def data() -> pa.Table:
 def engine(data: pa.Table, tmp_path_factory: pytest.TempPathFactory) -> LocalEngine:
     eng = LocalEngine()
     metas = [
-        ColumnMeta("ra", "double", unit="deg"),
-        ColumnMeta("dec", "double", unit="deg"),
-        ColumnMeta("Mag", "double", unit="mag"),
+        ColumnInfo("ra", "double", unit="deg"),
+        ColumnInfo("dec", "double", unit="deg"),
+        ColumnInfo("Mag", "double", unit="mag"),
     ]
     eng.add_table("cat.src", data, metas)
     path = tmp_path_factory.mktemp("pq") / "other.parquet"
@@ -77,7 +77,7 @@ def engine(data: pa.Table, tmp_path_factory: pytest.TempPathFactory) -> LocalEng
     return eng
 
 
-def run(engine: LocalEngine, adql: str, **kw) -> tuple[list[ColumnMeta], pa.Table, bool]:
+def run(engine: LocalEngine, adql: str, **kw) -> tuple[list[ColumnInfo], pa.Table, bool]:
     result = engine.execute(grammar.parse(adql), **kw)
     batches = list(result.batches)
     schema = pa.schema([pa.field(c.name, pa.null()) for c in result.columns])

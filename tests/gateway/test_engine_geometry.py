@@ -20,13 +20,13 @@ from astropy.wcs import WCS
 from spherical_geometry.polygon import SphericalPolygon
 
 import grammar
-from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine
 from grammar.errors import AdqlSemanticError
+from planners.sql_catalog import ColumnInfo
 
 Floats = np.ndarray[Any, np.dtype[np.float64]]
 
-REGION = ColumnMeta("s_region", "double", "*", "polygon", "deg")
+REGION = ColumnInfo("s_region", "double", "*", "polygon", "deg")
 
 
 def _to_sky(centre: tuple[float, float], xi: Floats, eta: Floats) -> tuple[Floats, Floats]:

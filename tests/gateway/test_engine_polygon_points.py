@@ -14,8 +14,8 @@ import pytest
 from spherical_geometry.polygon import SphericalPolygon
 
 import grammar
-from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine
+from planners.sql_catalog import ColumnInfo
 
 N = 400
 POINT = pa.list_(pa.float64(), 2)
@@ -50,7 +50,7 @@ def engine(data: tuple[np.ndarray, np.ndarray]) -> LocalEngine:
     table = pa.table(
         {"id": np.arange(N, dtype=np.int64), "ra": pos[:, 0], "dec": pos[:, 1], **columns}
     )
-    metas = [ColumnMeta(f"p{i}", "double", "2", "point", "deg") for i in (1, 2, 3)]
+    metas = [ColumnInfo(f"p{i}", "double", "2", "point", "deg") for i in (1, 2, 3)]
     eng = LocalEngine()
     eng.add_table("t.tri", table, metas)
     return eng

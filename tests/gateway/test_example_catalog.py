@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import grammar
-from gateway.columns import ColumnMeta
 from gateway.demo_config import EXAMPLES as DEMO_EXAMPLES
 from gateway.example_catalog import candidate_examples, runnable_examples
 from gateway.examples import Example
 from gateway.table_meta import SchemaMeta, TableMeta
+from planners.sql_catalog import ColumnInfo
 
 
 def _schema(name: str, tables: dict[str, list[str]]) -> SchemaMeta:
     metas = tuple(
-        TableMeta(name, table, None, tuple(ColumnMeta(c, "double") for c in columns))
+        TableMeta(name, table, None, tuple(ColumnInfo(c, "double") for c in columns))
         for table, columns in tables.items()
     )
     return SchemaMeta(name, None, metas)
@@ -68,8 +68,8 @@ def test_a_region_column_must_be_typed_as_a_geometry() -> None:
 
     def obscore(xtype: str | None) -> SchemaMeta:
         columns = (
-            ColumnMeta("obs_id", "char", "*"),
-            ColumnMeta("s_region", "double", "*", xtype),
+            ColumnInfo("obs_id", "char", "*"),
+            ColumnInfo("s_region", "double", "*", xtype),
         )
         return SchemaMeta("ivoa", None, (TableMeta("ivoa", "ivoa.ObsCore", None, columns),))
 

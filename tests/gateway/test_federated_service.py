@@ -22,7 +22,6 @@ from typing_extensions import override
 
 from gateway.arrow_types import column_meta_from_arrow
 from gateway.cancellation import Cancellation
-from gateway.columns import ColumnMeta
 from gateway.errors import BackendError, ResourceLimitError
 from gateway.explain import explain_plan
 from gateway.federated_service import FederatedQueryService, declared_table
@@ -34,6 +33,7 @@ from gateway.settings import GatewaySettings
 from gateway.uploads import UploadedTable
 from grammar import parse
 from grammar.nodes import Query
+from planners.sql_catalog import ColumnInfo
 from standins.data import DemoData, ensure_demo_data
 from tests.gateway.conftest import read_votable, resource_sequence
 from tests.gateway.federation_servers import ECDFS, Federation, dead_url, run_federation
@@ -402,11 +402,11 @@ def test_declared_table_keeps_chunks_of_the_declared_type() -> None:
         pa.table({"a": pa.array([3], pa.int64())}),
     ]
     table = pa.concat_tables(parts)
-    kept, _ = declared_table(table, (), (ColumnMeta("a", "long"),))
+    kept, _ = declared_table(table, (), (ColumnInfo("a", "long"),))
     assert kept.column("a").num_chunks == 2
     for got, given in zip(kept.column("a").chunks, table.column("a").chunks, strict=True):
         assert got.buffers()[1].address == given.buffers()[1].address
-    cast, metas = declared_table(table, (), (ColumnMeta("a", "int"),))
+    cast, metas = declared_table(table, (), (ColumnInfo("a", "int"),))
     assert cast.column("a").type == pa.int32()
     assert cast.column("a").to_pylist() == [1, 2, 3]
     assert metas[0].datatype == "int"

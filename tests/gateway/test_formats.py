@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from gateway.arrow_types import column_meta_from_arrow
-from gateway.columns import ColumnMeta
 from gateway.formats import UnsupportedFormatError, resolve_format
 from gateway.parquet_writer import COLUMNS_KEY
+from planners.sql_catalog import ColumnInfo
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_unsupported_format_lists_the_supported_ones(value):
 
 
 def test_votable_writers_differ_by_serialization():
-    columns = [ColumnMeta("a", "int")]
+    columns = [ColumnInfo("a", "int")]
     batch = pa.record_batch([pa.array([1], pa.int32())], names=["a"])
     assert b"<BINARY2>" in b"".join(resolve_format("votable").writer(columns, [batch]))
     assert b"<TABLEDATA>" in b"".join(resolve_format("votable/td").writer(columns, [batch]))
@@ -158,7 +158,7 @@ def test_json_empty_result():
 
 
 def test_json_escapes_control_characters():
-    columns = [ColumnMeta("s", "char", "*")]
+    columns = [ColumnInfo("s", "char", "*")]
     batch = pa.record_batch([pa.array(['\x01"\\\x1f'])], names=["s"])
     doc = json.loads(b"".join(resolve_format("json").writer(columns, [batch])))
     assert doc["data"] == [['\x01"\\\x1f']]

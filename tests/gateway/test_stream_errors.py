@@ -9,15 +9,15 @@ import pyarrow as pa
 import pytest
 from astropy.io.votable import parse
 
-from gateway.columns import ColumnMeta
 from gateway.engine import LocalEngine, QueryResult
 from gateway.errors import describe_fault
 from gateway.stream_guard import prefetched
 from gateway.votable import write_votable
 from grammar import parse as parse_adql
+from planners.sql_catalog import ColumnInfo
 from tests.gateway.conftest import query_statuses
 
-COLUMNS = [ColumnMeta("x", "long")]
+COLUMNS = [ColumnInfo("x", "long")]
 
 
 def batches_then_fault(good: int) -> Iterator[pa.RecordBatch]:

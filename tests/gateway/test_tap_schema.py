@@ -9,25 +9,25 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from gateway.columns import ColumnMeta
 from gateway.table_meta import ForeignKey, SchemaMeta, TableMeta
 from gateway.tap_schema import TAP_SCHEMA_META, array_size, build_tap_schema
 from gateway.vosi import tableset_xml
+from planners.sql_catalog import ColumnInfo
 
 OBJ = TableMeta(
     "dp1",
     "dp1.Object",
     "Objects",
     (
-        ColumnMeta("objectId", "long", indexed=True, principal=True, nullable=False),
-        ColumnMeta("coord", "double", "2", "point", "deg", "pos.eq"),
-        ColumnMeta("name", "char", "32*"),
-        ColumnMeta("img", "short", "10x20"),
+        ColumnInfo("objectId", "long", indexed=True, principal=True, nullable=False),
+        ColumnInfo("coord", "double", "2", "point", "deg", "pos.eq"),
+        ColumnInfo("name", "char", "32*"),
+        ColumnInfo("img", "short", "10x20"),
     ),
     foreign_keys=(ForeignKey("dp1.Source", (("objectId", "objectId"),), key_id="obj-src"),),
 )
-SRC = TableMeta("dp1", "dp1.Source", "Sources", (ColumnMeta("objectId", "long"),), "view")
-HSC = TableMeta("hscv3", "hscv3.summary", None, (ColumnMeta("MatchID", "long", std=True),))
+SRC = TableMeta("dp1", "dp1.Source", "Sources", (ColumnInfo("objectId", "long"),), "view")
+HSC = TableMeta("hscv3", "hscv3.summary", None, (ColumnInfo("MatchID", "long", std=True),))
 SCHEMAS = [
     SchemaMeta("dp1", "Data Preview 1", (OBJ, SRC)),
     SchemaMeta("hscv3", None, (HSC,), utype="x"),
@@ -147,7 +147,7 @@ def test_keys_include_declared_and_tap_schema_foreign_keys(ts):
 
 def test_generated_key_ids_and_duplicates():
     fk = ForeignKey("dp1.Source", (("objectId", "objectId"),))
-    t = TableMeta("dp1", "dp1.T", None, (ColumnMeta("objectId", "long"),), foreign_keys=(fk, fk))
+    t = TableMeta("dp1", "dp1.T", None, (ColumnInfo("objectId", "long"),), foreign_keys=(fk, fk))
     ts = build_tap_schema([SchemaMeta("dp1", None, (t, SRC))])
     ids = [r["key_id"] for r in rows(ts.tables["keys"]) if r["from_table"] == "dp1.T"]
     assert ids == ["dp1.T-fk1", "dp1.T-fk2"]

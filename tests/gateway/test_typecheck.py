@@ -11,33 +11,33 @@ import re
 import pytest
 
 import grammar
-from gateway.columns import ColumnMeta
 from gateway.table_meta import SchemaMeta, TableMeta
 from gateway.typecheck import catalogue_tables, check_types
 from grammar.errors import AdqlSemanticError
+from planners.sql_catalog import ColumnInfo
 from tests.grammar.corpus import load_corpus
 
 SUMMARY = (
-    ColumnMeta("MatchID", "long"),
-    ColumnMeta("MatchRA", "double"),
-    ColumnMeta("MatchDec", "double"),
-    ColumnMeta("CI", "float"),
-    ColumnMeta("NumImages", "int"),
-    ColumnMeta("TargetName", "char", "*"),
-    ColumnMeta("Flag", "boolean"),
+    ColumnInfo("MatchID", "long"),
+    ColumnInfo("MatchRA", "double"),
+    ColumnInfo("MatchDec", "double"),
+    ColumnInfo("CI", "float"),
+    ColumnInfo("NumImages", "int"),
+    ColumnInfo("TargetName", "char", "*"),
+    ColumnInfo("Flag", "boolean"),
 )
 SPECOBJ = (
-    ColumnMeta("specobjid", "char", "*", "uint64"),
-    ColumnMeta("z", "double"),
-    ColumnMeta("class", "char", "*"),
-    ColumnMeta("ra", "double"),
-    ColumnMeta("dec", "double"),
+    ColumnInfo("specobjid", "long", xtype="uint64"),
+    ColumnInfo("z", "double"),
+    ColumnInfo("class", "char", "*"),
+    ColumnInfo("ra", "double"),
+    ColumnInfo("dec", "double"),
 )
 OBSCORE = (
-    ColumnMeta("obs_id", "char", "*"),
-    ColumnMeta("s_region", "double", "*", "polygon"),
-    ColumnMeta("t_min", "double"),
-    ColumnMeta("created", "char", "*", "timestamp"),
+    ColumnInfo("obs_id", "char", "*"),
+    ColumnInfo("s_region", "double", "*", "polygon"),
+    ColumnInfo("t_min", "double"),
+    ColumnInfo("created", "char", "*", "timestamp"),
 )
 TABLES = catalogue_tables(
     [
@@ -47,7 +47,7 @@ TABLES = catalogue_tables(
         ),
         SchemaMeta("ivoa", None, (TableMeta("ivoa", "ivoa.ObsCore", None, OBSCORE),)),
     ],
-    {"mine": (ColumnMeta("id", "long"), ColumnMeta("label", "unicodeChar", "*"))},
+    {"mine": (ColumnInfo("id", "long"), ColumnInfo("label", "unicodeChar", "*"))},
 )
 
 VALID = [

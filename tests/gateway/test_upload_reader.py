@@ -8,9 +8,9 @@ import pyarrow as pa
 import pytest
 
 from gateway.arrow_types import column_meta_from_arrow
-from gateway.columns import ColumnMeta
 from gateway.upload_reader import UploadError, read_csv_upload, read_upload, read_votable_upload
 from gateway.votable import write_votable
+from planners.sql_catalog import ColumnInfo
 
 
 def upload_table():
@@ -26,10 +26,10 @@ def upload_table():
         }
     )
     columns = [column_meta_from_arrow(f) for f in table.schema]
-    columns[3] = ColumnMeta("name", "unicodeChar", "*", ucd="meta.id")
-    columns[4] = ColumnMeta("pos", "double", "2", xtype="point", unit="deg")
-    columns[5] = ColumnMeta("poly", "double", "*", xtype="polygon")
-    columns[6] = ColumnMeta("when", "char", "*", xtype="timestamp")
+    columns[3] = ColumnInfo("name", "unicodeChar", "*", ucd="meta.id")
+    columns[4] = ColumnInfo("pos", "double", "2", xtype="point", unit="deg")
+    columns[5] = ColumnInfo("poly", "double", "*", xtype="polygon")
+    columns[6] = ColumnInfo("when", "char", "*", xtype="timestamp")
     return columns, table
 
 
@@ -39,7 +39,7 @@ def test_votable_upload_round_trip(serialization):
     doc = b"".join(write_votable(columns, table.to_batches(), serialization=serialization))
     metas, back = read_votable_upload(doc, max_rows=10)
     assert [m.name for m in metas] == table.column_names
-    assert metas[4] == ColumnMeta("pos", "double", "2", xtype="point", unit="deg")
+    assert metas[4] == ColumnInfo("pos", "double", "2", xtype="point", unit="deg")
     assert metas[3].ucd == "meta.id"
     assert back.column("id").to_pylist() == [1, 2, None]
     assert back.column("ra").to_pylist() == [10.5, None, 359.0]

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway import vosi
-from gateway.columns import ColumnMeta
 from gateway.table_meta import ForeignKey, SchemaMeta, TableMeta
+from planners.sql_catalog import ColumnInfo
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 AV = "{http://www.ivoa.net/xml/VOSIAvailability/v1.0}"
@@ -206,14 +206,14 @@ OBJ = TableMeta(
     "dp1.Object",
     "Objects",
     (
-        ColumnMeta("objectId", "long", indexed=True, principal=True, std=False, nullable=False),
-        ColumnMeta("pos", "double", "2", "point", "deg", "pos.eq", "obscore:x", "Position"),
-        ColumnMeta("band", "char", "*"),
+        ColumnInfo("objectId", "long", indexed=True, principal=True, std=False, nullable=False),
+        ColumnInfo("pos", "double", "2", "point", "deg", "pos.eq", "obscore:x", "Position"),
+        ColumnInfo("band", "char", "*"),
     ),
     "table",
     (ForeignKey("dp1.Source", (("objectId", "objectId"),), description="sources"),),
 )
-SRC = TableMeta("dp1", "dp1.Source", None, (ColumnMeta("objectId", "long", std=True),), "view")
+SRC = TableMeta("dp1", "dp1.Source", None, (ColumnInfo("objectId", "long", std=True),), "view")
 SCHEMAS = [SchemaMeta("dp1", "Data Preview 1", (OBJ, SRC))]
 
 

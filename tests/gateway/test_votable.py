@@ -21,14 +21,14 @@ from astropy.io.votable import parse
 
 from gateway import votable_binary2
 from gateway.arrow_types import column_meta_from_arrow
-from gateway.columns import ColumnMeta
 from gateway.votable import VOTABLE_NAMESPACE, error_votable, write_votable
 from gateway.votable_binary2 import Base64Lines
+from planners.sql_catalog import ColumnInfo
 
 NS = {"v": VOTABLE_NAMESPACE}
 
 
-def sample_table() -> tuple[list[ColumnMeta], pa.Table]:
+def sample_table() -> tuple[list[ColumnInfo], pa.Table]:
     """Every supported type, with nulls, empty strings, XML specials and non-ASCII text."""
     table = pa.table(
         {
@@ -74,8 +74,8 @@ def sample_table() -> tuple[list[ColumnMeta], pa.Table]:
     )
     columns = [column_meta_from_arrow(field) for field in table.schema]
     by_name = {meta.name: i for i, meta in enumerate(columns)}
-    columns[by_name["u"]] = ColumnMeta("u", "unicodeChar", "*", description="unicode <text> & co")
-    columns[by_name["fixc"]] = ColumnMeta("fixc", "char", "5")
+    columns[by_name["u"]] = ColumnInfo("u", "unicodeChar", "*", description="unicode <text> & co")
+    columns[by_name["fixc"]] = ColumnInfo("fixc", "char", "5")
     columns[by_name["point"]] = column_meta_from_arrow(
         table.schema.field("point"), xtype="point", unit="deg", ucd="pos.eq"
     )
@@ -91,7 +91,7 @@ def astropy_table(doc: bytes):
     return parse(io.BytesIO(doc), verify="exception").get_first_table()
 
 
-def expected_value(meta: ColumnMeta, value):
+def expected_value(meta: ColumnInfo, value):
     """What a correct reader returns for a written value."""
     if value is None:
         return None
@@ -156,7 +156,7 @@ def results_resource(doc: bytes) -> ET.Element:
     return resource
 
 
-def decode_binary2(doc: bytes, columns: list[ColumnMeta]) -> list[list[object]]:
+def decode_binary2(doc: bytes, columns: list[ColumnInfo]) -> list[list[object]]:
     """An independent, per-row reference decoder of the BINARY2 stream (spec §9)."""
     text = stream_text(doc)
     raw = base64.b64decode(text, validate=False)
@@ -194,7 +194,7 @@ def decode_binary2(doc: bytes, columns: list[ColumnMeta]) -> list[list[object]]:
                 value = {b"T": True, b"F": False, b"?": None}[raw[pos : pos + 1]]
                 pos += 1
             else:
-                fmt = formats[meta.datatype]
+                fmt = formats[str(meta.datatype)]
                 width = struct.calcsize(fmt)
                 items = [
                     struct.unpack(fmt, raw[pos + k * width : pos + (k + 1) * width])[0]
@@ -225,7 +225,7 @@ def test_binary2_bytes_follow_the_spec_including_string_nulls():
 
 
 def test_binary2_null_cells_are_nan_or_zero_bytes():
-    columns = [ColumnMeta("i", "int"), ColumnMeta("d", "double"), ColumnMeta("s", "char", "*")]
+    columns = [ColumnInfo("i", "int"), ColumnInfo("d", "double"), ColumnInfo("s", "char", "*")]
     batch = pa.record_batch(
         [
             pa.array([None], pa.int32()),
@@ -363,7 +363,7 @@ def test_tabledata_escapes_and_spells_special_values():
 
 
 def test_non_ascii_char_cells_are_utf8_in_binary2():
-    columns = [ColumnMeta("s", "char", "*")]
+    columns = [ColumnInfo("s", "char", "*")]
     batch = pa.record_batch([pa.array(["é☃"])], names=["s"])
     rows = decode_binary2(b"".join(write_votable(columns, [batch])), columns)
     assert rows == [["é☃"]]
@@ -404,7 +404,7 @@ def test_stilts_votlint_accepts_our_documents(tmp_path: Path, serialization):
     # votcopy output fails the same way, and its readers accept ours: see the next test), so
     # the linted document declares the polygon column without the xtype.
     columns = [
-        ColumnMeta(m.name, m.datatype, m.arraysize) if m.xtype == "polygon" else m for m in columns
+        ColumnInfo(m.name, m.datatype, m.arraysize) if m.xtype == "polygon" else m for m in columns
     ]
     docs = {
         "full": document(
