@@ -1,4 +1,4 @@
-"""Output format negotiation: RESPONSEFORMAT/FORMAT values to a writer and a Content-Type.
+"""Output formats: the one registry VOSI advertises, and RESPONSEFORMAT/FORMAT negotiation.
 
 TAP 1.1 accepts short names and MIME types (spec tap-server.md §2). When the client asks by
 MIME type, the Content-Type echoes what it asked for; short names get the canonical type.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
 import pyarrow as pa
@@ -19,7 +19,13 @@ from gateway.text_writers import write_csv, write_json, write_tsv
 from gateway.votable import write_votable
 from planners.sql_catalog import ColumnInfo
 
-__all__ = ["OutputFormat", "ResultWriter", "UnsupportedFormatError", "resolve_format"]
+__all__ = [
+    "OUTPUT_FORMATS",
+    "OutputFormat",
+    "ResultWriter",
+    "UnsupportedFormatError",
+    "resolve_format",
+]
 
 VOTABLE_MIME: Final = "application/x-votable+xml"
 
@@ -42,14 +48,28 @@ class ResultWriter(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class OutputFormat:
-    """A negotiated output format."""
+    """An output format: a TAPRegExt ``outputFormat`` of VOSI capabilities.
 
-    name: str
-    """Canonical short name: votable, votable/td, csv, tsv, json or parquet."""
+    :func:`resolve_format` answers one of :data:`OUTPUT_FORMATS` whose ``media_type`` is the
+    Content-Type to send.
+    """
+
     media_type: str
-    """The Content-Type to send."""
-    writer: ResultWriter
-    """The streaming writer."""
+    """The MIME type."""
+    aliases: tuple[str, ...] = ()
+    """RESPONSEFORMAT short names; the first is the canonical name."""
+    ivo_id: str | None = None
+    """The TAPRegExt identifier of a standard format."""
+
+    @property
+    def name(self) -> str:
+        """Canonical short name: votable, votable/td, csv, tsv, json or parquet."""
+        return self.aliases[0] if self.aliases else self.media_type
+
+    @property
+    def writer(self) -> ResultWriter:
+        """The streaming writer (formats of :data:`OUTPUT_FORMATS` only: KeyError otherwise)."""
+        return _WRITERS[self.name]
 
 
 class UnsupportedFormatError(ValueError):
@@ -59,15 +79,36 @@ class UnsupportedFormatError(ValueError):
 _BINARY2: Final = functools.partial(write_votable, serialization="binary2")
 _TABLEDATA: Final = functools.partial(write_votable, serialization="tabledata")
 
-# short name -> (canonical name, canonical Content-Type, writer)
-_SHORT: Final[dict[str, tuple[str, str, ResultWriter]]] = {
-    "votable": ("votable", VOTABLE_MIME, _BINARY2),
-    "votable/b2": ("votable", f"{VOTABLE_MIME};serialization=binary2", _BINARY2),
-    "votable/td": ("votable/td", f"{VOTABLE_MIME};serialization=tabledata", _TABLEDATA),
-    "csv": ("csv", "text/csv;header=present", write_csv),
-    "tsv": ("tsv", "text/tab-separated-values", write_tsv),
-    "json": ("json", "application/json", write_json),
-    "parquet": ("parquet", "application/vnd.apache.parquet", write_parquet),
+_TAPREGEXT: Final = "ivo://ivoa.net/std/TAPRegExt"
+
+OUTPUT_FORMATS: Final = (
+    OutputFormat(VOTABLE_MIME, ("votable", "votable/b2"), f"{_TAPREGEXT}#output-votable-binary2"),
+    OutputFormat(
+        f"{VOTABLE_MIME};serialization=TABLEDATA",
+        ("votable/td",),
+        f"{_TAPREGEXT}#output-votable-td",
+    ),
+    OutputFormat("text/csv;header=present", ("csv",)),
+    OutputFormat("text/tab-separated-values", ("tsv",)),
+    OutputFormat("application/json", ("json",)),
+    OutputFormat("application/vnd.apache.parquet", ("parquet",)),
+)
+"""Every format the gateway writes, as ``/capabilities`` lists them."""
+
+_WRITERS: Final[dict[str, ResultWriter]] = {
+    "votable": _BINARY2,
+    "votable/td": _TABLEDATA,
+    "csv": write_csv,
+    "tsv": write_tsv,
+    "json": write_json,
+    "parquet": write_parquet,
+}
+# short name -> format
+_SHORT: Final = {alias: fmt for fmt in OUTPUT_FORMATS for alias in fmt.aliases}
+# Short names that choose a VOTable serialisation say so in the Content-Type.
+_SENT_AS: Final = {
+    "votable/b2": f"{VOTABLE_MIME};serialization=binary2",
+    "votable/td": f"{VOTABLE_MIME};serialization=tabledata",
 }
 # MIME type (without parameters) -> short name
 _MIME: Final[dict[str, str]] = {
@@ -108,16 +149,15 @@ def resolve_format(value: str | None) -> OutputFormat:
         For a format the gateway does not produce; the message lists the supported ones.
     """
     text = (value or "").strip()
-    if not text:
-        name, media_type, writer = _SHORT["votable"]
-        return OutputFormat(name, media_type, writer)
-    if text.lower() in _SHORT:
-        name, media_type, writer = _SHORT[text.lower()]
-        return OutputFormat(name, media_type, writer)
+    short = text.lower() or "votable"
+    if short in _SHORT:
+        fmt = _SHORT[short]
+        return replace(fmt, media_type=_SENT_AS.get(short, fmt.media_type))
     mime, _, parameters = text.partition(";")
-    short = _MIME.get(mime.strip().lower())
-    if short is None:
+    known = _MIME.get(mime.strip().lower())
+    if known is None:
         raise UnsupportedFormatError(_unsupported(text))
+    short = known
     if short == "votable":
         options = _parameters(parameters)
         serialization = options.get("serialization", "binary2").lower()
@@ -127,9 +167,9 @@ def resolve_format(value: str | None) -> OutputFormat:
                 " (binary2 or tabledata); " + _unsupported(text)
             )
         short = _SERIALIZATIONS[serialization]
-    name, media_type, writer = _SHORT[short]
+    fmt = _SHORT[short]
     # Echo the MIME type the client asked by; CSV always says that a header is present.
-    return OutputFormat(name, media_type if short == "csv" else text, writer)
+    return fmt if short == "csv" else replace(fmt, media_type=text)
 
 
 def _parameters(text: str) -> dict[str, str]:

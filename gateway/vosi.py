@@ -32,6 +32,7 @@ from vo_models.vosi.availability.models import Availability
 from vo_models.vosi.capabilities.models import VOSICapabilities
 
 from gateway.columns import to_votable
+from gateway.formats import OUTPUT_FORMATS, OutputFormat
 from gateway.uws_xml import model_xml, utc, xml_text
 
 if TYPE_CHECKING:
@@ -107,33 +108,6 @@ ADQL_FEATURES = (
 CONDITIONAL_FEATURES = _group("features-adql-conditional", "COALESCE")
 #: Bitwise operators' feature group (ADQL 2.1 PR); the operator forms are our reading.
 BITWISE_FEATURES = _group("features-adql-bitwise", "&", "|", "^", "~")
-
-
-@dataclass(frozen=True, slots=True)
-class OutputFormat:
-    """A TAPRegExt ``outputFormat``: MIME type, RESPONSEFORMAT aliases, optional IVOID."""
-
-    mime: str
-    aliases: tuple[str, ...] = ()
-    ivo_id: str | None = None
-
-
-DEFAULT_OUTPUT_FORMATS = (
-    OutputFormat(
-        "application/x-votable+xml",
-        ("votable", "votable/b2"),
-        f"{TAPREGEXT}#output-votable-binary2",
-    ),
-    OutputFormat(
-        "application/x-votable+xml;serialization=TABLEDATA",
-        ("votable/td",),
-        f"{TAPREGEXT}#output-votable-td",
-    ),
-    OutputFormat("text/csv;header=present", ("csv",)),
-    OutputFormat("text/tab-separated-values", ("tsv",)),
-    OutputFormat("application/json", ("json",)),
-    OutputFormat("application/vnd.apache.parquet", ("parquet",)),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +205,8 @@ def _language(
 
 def _output_format(fmt: OutputFormat) -> OutputFormatModel:
     if fmt.ivo_id is None:
-        return OutputFormatModel(mime=fmt.mime, alias=list(fmt.aliases))
-    return OutputFormatModel(mime=fmt.mime, alias=list(fmt.aliases), ivo_id=fmt.ivo_id)
+        return OutputFormatModel(mime=fmt.media_type, alias=list(fmt.aliases))
+    return OutputFormatModel(mime=fmt.media_type, alias=list(fmt.aliases), ivo_id=fmt.ivo_id)
 
 
 def _table_access(
@@ -273,7 +247,7 @@ def capabilities_xml(
     geometry_functions: Sequence[str] = GEOMETRY_FUNCTIONS,
     features: Sequence[FeatureGroup] = ADQL_FEATURES,
     udfs: Sequence[Feature] = (),
-    output_formats: Sequence[OutputFormat] = DEFAULT_OUTPUT_FORMATS,
+    output_formats: Sequence[OutputFormat] = OUTPUT_FORMATS,
     upload_methods: Sequence[str] = (UPLOAD_INLINE, UPLOAD_HTTP),
     data_models: Sequence[tuple[str, str]] = (),
     availability_url: str | None = None,

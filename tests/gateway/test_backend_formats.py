@@ -9,8 +9,9 @@ import pytest
 from gateway.arrow_types import column_meta_from_arrow
 from gateway.catalog_sources import parse_capabilities
 from gateway.decode import DecodeError, decode
+from gateway.formats import OUTPUT_FORMATS, OutputFormat
 from gateway.parquet_writer import write_parquet
-from gateway.vosi import DEFAULT_OUTPUT_FORMATS, OutputFormat, ServiceLimits, capabilities_xml
+from gateway.vosi import ServiceLimits, capabilities_xml
 from planners.sql_catalog import ColumnInfo
 
 LIMITS = ServiceLimits(1000, 10000, 100, None, 600, 3600, 86400, 86400, 4)
@@ -29,15 +30,15 @@ def negotiated(*formats: OutputFormat) -> str | None:
 
 
 def test_our_own_gateway_is_asked_for_parquet() -> None:
-    assert negotiated(*DEFAULT_OUTPUT_FORMATS) == "application/vnd.apache.parquet"
+    assert negotiated(*OUTPUT_FORMATS) == "application/vnd.apache.parquet"
     features, _ = parse_capabilities(capabilities_xml("http://x.test/tap", LIMITS))
     assert features.response_format == "application/vnd.apache.parquet"
 
 
 def test_binary2_before_csv_and_by_serialization_parameter() -> None:
-    assert negotiated(CSV, TABLEDATA, BINARY2) == BINARY2.mime
-    binary2_by_id = DEFAULT_OUTPUT_FORMATS[0]
-    assert negotiated(CSV, binary2_by_id) == binary2_by_id.mime
+    assert negotiated(CSV, TABLEDATA, BINARY2) == BINARY2.media_type
+    binary2_by_id = OUTPUT_FORMATS[0]
+    assert negotiated(CSV, binary2_by_id) == binary2_by_id.media_type
 
 
 def test_csv_before_tabledata_and_nothing_known_keeps_the_default() -> None:

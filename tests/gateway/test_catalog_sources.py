@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from gateway.catalog_sources import parse_capabilities, parse_tableset
+from gateway.formats import OutputFormat
 from gateway.table_meta import SchemaMeta, TableMeta
-from gateway.vosi import OutputFormat, ServiceLimits, capabilities_xml, tableset_xml
+from gateway.vosi import ServiceLimits, capabilities_xml, tableset_xml
 from planners.sql_catalog import ColumnInfo
 
 # Shaped like DaCHS's /tables?detail=max: a stylesheet PI, a prefixed root without a version,
