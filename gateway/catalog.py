@@ -26,7 +26,6 @@ from gateway.settings import BackendConfig, GatewaySettings
 from gateway.table_meta import SchemaMeta, TableMeta
 from grammar.nodes import TableName
 from planners.base import Planner
-from planners.sql_catalog import ColumnInfo
 
 __all__ = ["BackendStatus", "CatalogError", "CatalogTable", "FederatedCatalog"]
 
@@ -61,11 +60,6 @@ class CatalogTable:
     meta: TableMeta
     backend: BackendConfig
     upload_rows: int | None = None
-
-    @property
-    def columns(self) -> tuple[ColumnInfo, ...]:
-        """The columns as the planners see them."""
-        return self.meta.columns
 
     @property
     def name_parts(self) -> tuple[str, ...]:

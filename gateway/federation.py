@@ -177,7 +177,7 @@ def _classify(catalog: CatalogView, uploads: Mapping[str, tuple[ColumnInfo, ...]
         if found is None:
             return None
         source = "remote" if kind_for(found.backend.kind).remote else "engine"
-        return source, found.columns
+        return source, found.meta.columns
 
     return classify
 

@@ -62,7 +62,7 @@ def _fragment_columns(plan: Plan, catalog: CatalogView) -> tuple[ColumnInfo, ...
             entry = catalog.lookup(item.name)
     if entry is None:
         return ()
-    by_name = {c.name: c for c in entry.columns}
+    by_name = {c.name: c for c in entry.meta.columns}
     return tuple(by_name[c] for c in plan.fragment.columns if c in by_name)
 
 
@@ -76,13 +76,13 @@ def _tables(plan: Plan, local: n.Query, catalog: CatalogView) -> dict[_Key, Reso
             parts = tuple(p.name for p in ref.node.name.parts)
             tables[_key(parts)] = _table(parts, ref.columns)
         elif scan.table is not None:
-            tables[_key(scan.register_as)] = _table(scan.register_as, scan.table.columns)
+            tables[_key(scan.register_as)] = _table(scan.register_as, scan.table.meta.columns)
     for node in iter_nodes(local):  # local tables the engine holds under their own names
         if isinstance(node, n.TableReference):
             key = _key(p.name for p in node.name.parts)
             entry = catalog.lookup(node.name)
             if key not in tables and entry is not None:
-                tables[key] = _table(entry.name_parts, entry.columns)
+                tables[key] = _table(entry.name_parts, entry.meta.columns)
     return tables
 
 
