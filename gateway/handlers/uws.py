@@ -101,7 +101,9 @@ async def list_jobs(request: Request) -> Response:
     user = await _user(state, request)
     owner = _owner(user) if state.identity.required else None
     jobs = await state.jobs.list(phases=phases, after=after, last=last, owner=owner)
-    return Response(job_list_xml(jobs, state.base_url), media_type=XML)
+    # Thousands of jobs make a document worth a worker thread (the loop serves everyone).
+    text = await anyio.to_thread.run_sync(job_list_xml, jobs, state.base_url)
+    return Response(text, media_type=XML)
 
 
 @router.post("", summary="Create a job; PHASE=RUN in the same request starts it")
@@ -185,7 +187,9 @@ async def get_job(job_id: str, request: Request) -> Response:
         if job.phase in ACTIVE_PHASES and (wanted is None or job.phase is wanted):
             job = await state.jobs.wait_for_change(job_id, job.phase, limit)
     fetched = await state.jobs.progress(job_id)
-    return Response(job_xml(job, state.base_url, fetched), media_type=XML)
+    # A job's parameters hold its query, which may be long: rendered off the loop.
+    text = await anyio.to_thread.run_sync(job_xml, job, state.base_url, fetched)
+    return Response(text, media_type=XML)
 
 
 @router.post("/{job_id}", summary="ACTION=DELETE destroys the job")
@@ -326,7 +330,8 @@ def _error_document(message: str) -> Response:
 async def get_parameters(job_id: str, request: Request) -> Response:
     state = gateway_state(request)
     job = await _job_or_404(state, request, job_id)
-    return Response(parameters_xml(job, state.base_url), media_type=XML)
+    text = await anyio.to_thread.run_sync(parameters_xml, job, state.base_url)
+    return Response(text, media_type=XML)
 
 
 @router.post("/{job_id}/parameters", summary="Add parameters while the job is PENDING")
