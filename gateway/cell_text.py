@@ -23,6 +23,7 @@ from typing import Final
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from gateway.arrow_types import array_shape, coerce_array
 from planners.sql_catalog import ColumnInfo
@@ -206,6 +207,14 @@ def join_rows(cells: list[pa.Array], *, sep: str, prefix: str, suffix: str) -> b
     """
     if not cells or not len(cells[0]):
         return b""
+    if not prefix and len(sep) == 1 and suffix in {"\n", "\r\n"}:
+        # Delimited rows: Arrow's CSV writer joins cells about ten times faster than the
+        # element-wise join below. Unquoted, it refuses cells holding a quote, the separator
+        # or a line end (text CSV had to quote): those batches take the general path.
+        try:
+            return _write_unquoted(cells, sep, suffix)
+        except pa.ArrowInvalid:
+            pass
     parts: list[pa.Array | str] = [prefix]
     for index, cell in enumerate(cells):
         if index:
@@ -214,6 +223,16 @@ def join_rows(cells: list[pa.Array], *, sep: str, prefix: str, suffix: str) -> b
     parts.extend((suffix, ""))
     rows = pc.binary_join_element_wise(*parts)
     return array_bytes(rows)
+
+
+def _write_unquoted(cells: list[pa.Array], sep: str, eol: str) -> bytes:
+    table = pa.Table.from_arrays(cells, names=[str(i) for i in range(len(cells))])
+    options = pacsv.WriteOptions(
+        include_header=False, delimiter=sep, quoting_style="none", eol=eol, batch_size=len(table)
+    )
+    out = pa.BufferOutputStream()
+    pacsv.write_csv(table, out, options)
+    return bytes(out.getvalue())
 
 
 def array_bytes(rows: pa.Array) -> bytes:

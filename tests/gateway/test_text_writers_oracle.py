@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from gateway.cell_text import join_rows
 from gateway.text_writers import write_csv, write_json, write_tsv
 from planners.sql_catalog import ColumnInfo
 
@@ -150,3 +151,22 @@ def test_closing_early_stops_reading_batches() -> None:
     assert next(chunks) == b"".join(f"{i}\r\n".encode() for i in range(10))
     chunks.close()
     assert len(read) < 20
+
+
+@pytest.mark.parametrize("sep", [",", "\t"])
+@pytest.mark.parametrize("suffix", ["\n", "\r\n"])
+@pytest.mark.parametrize(
+    "texts",
+    [["1", "-2.5", "", "NaN"], ['"a,b"', "x", "", "y"], ["tab\there", 'q"uote', "", "z"]],
+)
+def test_join_rows_matches_a_python_join(sep: str, suffix: str, texts: list[str]) -> None:
+    """Both ways of joining (Arrow's unquoted CSV writer, the element-wise join) agree."""
+    first = pa.array(texts, pa.string())
+    second = pa.array([str(i) for i in range(len(texts))], pa.string())
+    expected = "".join(
+        f"{a}{sep}{b}{suffix}" for a, b in zip(texts, second.to_pylist(), strict=True)
+    )
+    assert join_rows([first, second], sep=sep, prefix="", suffix=suffix) == expected.encode()
+    assert join_rows([first], sep=sep, prefix="", suffix=suffix) == (
+        "".join(f"{a}{suffix}" for a in texts).encode()
+    )
