@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from gateway.arrow_types import UnsupportedTypeError, column_meta_from_arrow
 from gateway.backend_auth import credential_headers
+from gateway.columns import is_uint64
 from gateway.decode import Decoded, DecodeError, ServiceError, decode
 from gateway.errors import BackendError
 from gateway.executor_http import Answer, Failure, Prepared, prepare, public_url, send_once
@@ -361,6 +362,10 @@ def _concatenate(
                 new = column_meta_from_arrow(arrow_field)
             except UnsupportedTypeError:
                 new = meta
-            widened.append(replace(meta, datatype=new.datatype, arraysize=new.arraysize))
+            # Ids widened to unsigned 64 bits must stay unsigned (written as their decimal text).
+            xtype = new.xtype if is_uint64(new) else meta.xtype
+            widened.append(
+                replace(meta, datatype=new.datatype, arraysize=new.arraysize, xtype=xtype)
+            )
         columns = tuple(widened)
     return table, columns
