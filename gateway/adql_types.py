@@ -7,8 +7,8 @@ TIMESTAMP or the ISO text of one. Anything the catalogue does not describe preci
 user-defined functions, arrays, unknown columns of pass-through tables) is ``unknown`` and
 compatible with everything: the binder never rejects a query it cannot prove wrong.
 
-Column kinds come from TAP_SCHEMA datatypes (VOTable names) and DALI xtypes; an unsigned
-64-bit id (``xtype="uint64"``, declared ``char`` in TAP_SCHEMA) is an ADQL integer.
+Column kinds come from VOTable datatypes and DALI xtypes; an unsigned 64-bit id (``long``
+with ``xtype="uint64"``, declared ``char`` to clients) is an integer named ``unsigned long``.
 """
 
 from __future__ import annotations
