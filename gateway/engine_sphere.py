@@ -23,7 +23,15 @@ Areas and centroids sum the signed spherical excess of a triangle fan (Van Ooste
 Strackee's formula for each triangle), weighting each triangle's centroid direction by it.
 
 Polygons must fit in the hemisphere around their vertex centroid (the interior is the side
-not containing its antipode, whatever the winding); others raise :class:`ValueError`.
+not containing its antipode, whatever the winding); others raise :class:`ValueError`. The rule
+is :func:`planners.sql_geometry.polygon_problem`, which the compiler applies to constant
+polygons, so a polygon is refused or used the same way whether it is written in the query or
+read from the data.
+
+This is the one point-in-polygon of the gateway and the planners (the planners emit calls of
+the engine functions built on it). The SIA stand-in keeps its own
+(:mod:`standins.sia_geometry`): it plays a remote service whose answers test this code, so it
+must not share it.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ import math
 
 import numpy as np
 import numpy.typing as npt
+
+from planners.sql_geometry import polygon_problem
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
@@ -63,13 +73,12 @@ class Polygon:
             raise ValueError("a polygon needs at least 3 vertices given as lon, lat pairs")
         if not np.all(np.isfinite(flat)):
             raise ValueError("polygon vertices must be finite numbers")
+        problem = polygon_problem(tuple(flat.tolist()))
+        if problem is not None:
+            raise ValueError(problem)
         self.vertices = unit(flat[0::2], flat[1::2])
         total = self.vertices.sum(axis=0)
-        if np.linalg.norm(total) < 1e-12:
-            raise ValueError("degenerate polygon (its vertices have no centroid)")
         self.centre = total / np.linalg.norm(total)
-        if np.any(self.vertices @ self.centre <= 1e-12):
-            raise ValueError("polygon does not fit in the hemisphere around its vertex centroid")
         helper = np.array([0.0, 0.0, 1.0]) if abs(self.centre[2]) < 0.9 else np.array([1.0, 0, 0])
         east = np.cross(helper, self.centre)
         self._east = east / np.linalg.norm(east)

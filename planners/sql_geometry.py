@@ -255,7 +255,13 @@ def _box_corners_sql(lon: exp.Expr, lat: exp.Expr, w: exp.Expr, h: exp.Expr) -> 
 
 
 def polygon_problem(values: tuple[float, ...]) -> str | None:
-    """Why the engine cannot use a constant polygon (its rule, checked at compile time)."""
+    """Why the engine cannot use a polygon ``lon1, lat1, lon2, ...`` (deg), else None.
+
+    The one statement of the rule: the compiler checks constant polygons with it, and the
+    engine's :class:`gateway.engine_sphere.Polygon` checks polygons from the data when the query
+    runs. The interior must be the side of the vertex centroid, so every vertex must lie in
+    the open hemisphere around it.
+    """
     radians = [math.radians(v) for v in values]
     vectors = [
         (math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat))
@@ -264,9 +270,9 @@ def polygon_problem(values: tuple[float, ...]) -> str | None:
     total = [sum(axis) for axis in zip(*vectors, strict=True)]
     norm = math.hypot(*total)
     if not math.isfinite(norm) or norm < 1e-12:
-        return "is degenerate: its vertices have no centroid"
+        return "degenerate polygon (its vertices have no centroid)"
     if any(sum(a * b for a, b in zip(v, total, strict=True)) <= 1e-12 * norm for v in vectors):
-        return "does not fit in the hemisphere around its vertex centroid"
+        return "polygon does not fit in the hemisphere around its vertex centroid"
     return None
 
 

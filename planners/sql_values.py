@@ -216,7 +216,7 @@ class ValueCompiler:
                 polygon = self._geo("polygon", coords, scope)
                 problem = polygon.consts and sql_geometry.polygon_problem(polygon.consts)
                 if problem:
-                    self.problems.append(SemanticProblem(f"POLYGON {problem}", node.span))
+                    self.problems.append(SemanticProblem(f"POLYGON: {problem}", node.span))
                 return polygon
             case n.FunctionCall(name="CENTROID"):
                 return self.geo.centroid(self.geometry(node.args[0], scope), node.span)
