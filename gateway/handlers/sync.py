@@ -10,7 +10,7 @@ from fastapi.responses import Response, StreamingResponse
 
 import grammar
 from gateway.cancellation import Cancellation, in_worker_thread
-from gateway.errors import describe_fault
+from gateway.errors import ResourceLimitError, describe_fault
 from gateway.fault_location import faults_located, located
 from gateway.handlers.common import GatewayState, gateway_state, with_cleanup
 from gateway.handlers.routes import get_and_post
@@ -69,9 +69,9 @@ async def _answer(
     # A sync query may not run longer than sync_timeout: the deadline cancels the fetches in
     # flight or interrupts the engine, whether it is still computing or already streaming.
     cancellation = Cancellation()
-    deadline = asyncio.get_running_loop().call_later(
-        state.settings.sync_timeout, cancellation.cancel
-    )
+    loop = asyncio.get_running_loop()
+    expires = loop.time() + state.settings.sync_timeout
+    deadline = loop.call_at(expires, cancellation.cancel)
     watcher = asyncio.ensure_future(_cancel_when_gone(request, cancellation))
     options = RunOptions(
         tap.partial,
@@ -97,6 +97,11 @@ async def _answer(
             links=state.datalink_routes,
             error_text=lambda exc: describe_fault(located(exc, query)),
         )
+    except Exception as exc:
+        deadline.cancel()
+        if cancellation.cancelled and loop.time() >= expires:
+            raise _past_deadline(state.settings.sync_timeout) from exc
+        raise
     except BaseException:
         deadline.cancel()
         raise
@@ -106,6 +111,14 @@ async def _answer(
     return StreamingResponse(
         with_cleanup(chunks, on_close=(deadline.cancel, cancellation.cancel)),
         media_type=media_type,
+    )
+
+
+def _past_deadline(seconds: int) -> ResourceLimitError:
+    """What a client is told when its sync query was stopped at the deadline."""
+    return ResourceLimitError(
+        f"the query ran past the {seconds} s limit of synchronous queries and was stopped; "
+        "run it as an asynchronous job (/async) instead"
     )
 
 

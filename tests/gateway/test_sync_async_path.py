@@ -100,8 +100,10 @@ def demo() -> DemoData:
 
 
 @contextlib.contextmanager
-def hanging_hsc(demo: DemoData, work: Path) -> Iterator[tuple[str, Any, CountingHang]]:
-    """A gateway (sync_timeout 1 s) over an HSC backend; (TAP URL, its switch, its hang)."""
+def hanging_hsc(
+    demo: DemoData, work: Path, sync_timeout: int = SYNC_TIMEOUT
+) -> Iterator[tuple[str, Any, CountingHang]]:
+    """A gateway over an HSC backend; (TAP URL, the backend's switch, its hang route)."""
     with serve_switchable("hsc", demo, work / "hsc") as (backend_url, switch):
         hang = CountingHang()
         switch.faults = hang
@@ -109,7 +111,7 @@ def hanging_hsc(demo: DemoData, work: Path) -> Iterator[tuple[str, Any, Counting
         settings = GatewaySettings(
             base_url=f"http://127.0.0.1:{sock.getsockname()[1]}/tap",
             data_dir=work / "gateway",
-            sync_timeout=SYNC_TIMEOUT,
+            sync_timeout=sync_timeout,
             backends=[BackendConfig(name="hsc", kind="hsc", url=backend_url, timeout_seconds=30)],
         )
         with serve_app(build_app(settings), sock=sock, lifespan="on") as url:
@@ -124,15 +126,31 @@ def test_the_sync_deadline_cancels_a_slow_fetch(demo: DemoData, tmp_path: Path) 
         elapsed = time.monotonic() - started
         # The backend would answer after 10 s and may take 30: the deadline ends it at 1 s.
         assert failed.status_code == 503, failed.text
-        assert "cancelled" in error_message(failed.content)
+        assert "past the 1 s limit of synchronous queries" in error_message(failed.content)
         assert SYNC_TIMEOUT <= elapsed < SYNC_TIMEOUT + 3, elapsed
         # The fetch itself was cancelled: the backend sees its request go away.
-        deadline = time.monotonic() + 3
-        while hang.inflight and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert hang.inflight == 0
+        assert settles_to_zero(hang, within=3)
         assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
         # The gateway goes on serving: the backend healthy again, the same query answers.
         switch.fault = None
         healthy = httpx.post(f"{tap}/sync", data={"LANG": "ADQL", "QUERY": HSC_QUERY}, timeout=60)
         assert healthy.status_code == 200, healthy.text
+
+
+def settles_to_zero(hang: CountingHang, within: float) -> bool:
+    """Whether no request waits at the hang route any more, within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while hang.inflight and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return hang.inflight == 0
+
+
+def test_a_client_gone_before_the_answer_cancels_the_fetch(demo: DemoData, tmp_path: Path) -> None:
+    with hanging_hsc(demo, tmp_path, sync_timeout=60) as (tap, switch, hang):
+        switch.fault, switch.params = "hang", {"delay": "10"}
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{tap}/sync", data={"LANG": "ADQL", "QUERY": HSC_QUERY}, timeout=1)
+        assert hang.inflight == 1  # the gateway's fetch still waits for the backend
+        # The client hung up 1 s in: the fetch goes away long before the backend's 10 s or
+        # the 60 s deadline.
+        assert settles_to_zero(hang, within=3)
