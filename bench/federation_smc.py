@@ -106,10 +106,10 @@ def profile(hsc_url: str, box: tuple[float, float, float, float], tmp: Path) -> 
     original_send = executor_module.Executor._send  # noqa: SLF001
     original_decode = vars(executor_module)["decode"]
 
-    async def timed_send(self: Any, config: Any, prepared: Any) -> Any:
+    async def timed_send(self: Any, config: Any, prepared: Any, *rest: Any) -> Any:
         t0 = time.perf_counter()
         try:
-            return await original_send(self, config, prepared)
+            return await original_send(self, config, prepared, *rest)
         finally:
             sends.append(time.perf_counter() - t0)
 

@@ -17,6 +17,7 @@ import io
 import json
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
 import numpy as np
@@ -37,6 +38,7 @@ from gateway.parquet_writer import COLUMNS_KEY
 from planners.sql_catalog import ColumnInfo
 
 __all__ = [
+    "CsvSlices",
     "DecodeError",
     "Decoded",
     "ServiceError",
@@ -47,6 +49,7 @@ __all__ = [
     "decode_parquet",
     "decode_votable",
     "error_text",
+    "is_csv",
 ]
 
 Body = bytes | bytearray | memoryview
@@ -69,6 +72,8 @@ _TEXT_ERRORS: Final = (b"Param Error", b"Error:")
 _SNIPPET: Final = 300
 CSV_SLICE_BYTES: Final = 8 << 20
 """Large CSV answers are parsed in line-aligned slices of about this size (bounded memory)."""
+# Parses slices of answers still arriving (CsvSlices); Arrow's reader releases the GIL.
+_SLICE_POOL: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="csv-slices")
 
 
 def decode(data: Body, response_format: str, expected: Sequence[ColumnInfo] = ()) -> Decoded:
@@ -98,7 +103,7 @@ def decode(data: Body, response_format: str, expected: Sequence[ColumnInfo] = ()
         The document reports an error.
     """
     fmt = response_format.split(";", maxsplit=1)[0].strip().lower()
-    if fmt in {"csv", "text/csv"}:
+    if is_csv(fmt):
         return decode_csv(data, expected)
     if fmt in {"votable", "xml", "application/x-votable+xml", "text/xml"}:
         return _with_expected(decode_votable(data), expected)
@@ -114,6 +119,11 @@ def decode(data: Body, response_format: str, expected: Sequence[ColumnInfo] = ()
 # ---------------------------------------------------------------------------------------- CSV
 
 
+def is_csv(response_format: str) -> bool:
+    """True when ``response_format`` (a name or MIME type, parameters allowed) means CSV."""
+    return response_format.split(";", maxsplit=1)[0].strip().lower() in {"csv", "text/csv"}
+
+
 def _arrow_type(info: ColumnInfo) -> pa.DataType | None:
     """The Arrow type a CSV cell of ``info`` parses to; None lets Arrow infer it."""
     if info.datatype in {"char", "unicodeChar"}:
@@ -126,14 +136,26 @@ def _arrow_type(info: ColumnInfo) -> pa.DataType | None:
         return None
 
 
-def _csv_read(data: Body, types: Mapping[str, pa.DataType]) -> pa.Table:
-    convert = pacsv.ConvertOptions(
+def _csv_convert(types: Mapping[str, pa.DataType]) -> pacsv.ConvertOptions:
+    return pacsv.ConvertOptions(
         column_types=dict(types),
         # HSC writes NULL as an empty cell whatever the type; a quoted "" stays a string.
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
+
+
+def _csv_slice(
+    data: pa.Buffer, header: list[str] | None, convert: pacsv.ConvertOptions
+) -> pa.Table:
+    """One slice of whole lines; ``header`` names the columns of slices after the first."""
+    options = pacsv.ReadOptions() if header is None else pacsv.ReadOptions(column_names=header)
+    return pacsv.read_csv(pa.BufferReader(data), read_options=options, convert_options=convert)
+
+
+def _csv_read(data: Body, types: Mapping[str, pa.DataType]) -> pa.Table:
+    convert = _csv_convert(types)
     header = _csv_header(data)
     if (
         isinstance(data, memoryview)
@@ -147,16 +169,110 @@ def _csv_read(data: Body, types: Mapping[str, pa.DataType]) -> pa.Table:
     # when every column is typed (slices cannot infer differently) and nothing is quoted (a
     # line end inside quotes is no row end).
     buffer = pa.py_buffer(data)
-    named = pacsv.ReadOptions(column_names=header)
     parts, start = [], 0
     while start < len(data):
         end = data.find(b"\n", start + CSV_SLICE_BYTES)
         end = len(data) if end < 0 else end + 1
-        options = pacsv.ReadOptions() if start == 0 else named
-        chunk = pa.BufferReader(buffer.slice(start, end - start))
-        parts.append(pacsv.read_csv(chunk, read_options=options, convert_options=convert))
+        named = None if start == 0 else header
+        parts.append(_csv_slice(buffer.slice(start, end - start), named, convert))
         start = end
     return pa.concat_tables(parts)
+
+
+def _csv_types(header: Sequence[str], expected: Sequence[ColumnInfo]) -> dict[str, pa.DataType]:
+    """Arrow types of the header's columns that ``expected`` types (by case-insensitive name)."""
+    by_name = {c.name.lower(): c for c in expected}
+    return {
+        name: t
+        for name in header
+        if (info := by_name.get(name.lower())) is not None and (t := _arrow_type(info)) is not None
+    }
+
+
+class CsvSlices:
+    """Parse a CSV answer in slices while its body is still arriving.
+
+    The executor calls :meth:`feed` with the body received so far after every chunk; each
+    time about :data:`CSV_SLICE_BYTES` of whole lines are new, they are parsed on a worker
+    thread, so parsing overlaps the transfer. :meth:`finish` parses the rest and returns what
+    :func:`decode_csv` would (it *is* :func:`decode_csv` on the whole body whenever slices
+    cannot be used: a column without a type, a quote anywhere, a slice that failed to parse).
+    """
+
+    def __init__(self, expected: Sequence[ColumnInfo]) -> None:
+        self._expected = tuple(expected)
+        self._header: list[str] | None = None
+        self._convert: pacsv.ConvertOptions | None = None
+        self._parsed = 0
+        self._parts: list[Future[pa.Table]] = []
+        self._usable = True
+
+    def restart(self) -> None:
+        """Forget what was fed: a new attempt of the request sends the body again."""
+        for part in self._parts:
+            part.cancel()
+        self._header, self._convert, self._parsed, self._parts = None, None, 0, []
+        self._usable = True
+
+    def feed(self, body: bytearray) -> None:
+        """Start parsing the whole lines of ``body`` past the last slice, if enough arrived."""
+        if not self._usable or len(body) - self._parsed < CSV_SLICE_BYTES:
+            return
+        if self._header is None and not self._start(body):
+            return
+        end = body.rfind(b"\n", self._parsed)
+        if end < 0 or end + 1 - self._parsed < CSV_SLICE_BYTES:
+            return
+        # A copy: the growing bytearray may move, and Arrow must not see it change.
+        piece = bytes(body[self._parsed : end + 1])
+        if b'"' in piece:
+            self._usable = False
+            return
+        named = self._header if self._parsed else None
+        assert self._convert is not None
+        self._parts.append(
+            _SLICE_POOL.submit(_csv_slice, pa.py_buffer(piece), named, self._convert)
+        )
+        self._parsed = end + 1
+
+    def _start(self, body: bytearray) -> bool:
+        if b"\n" not in body[:65536]:
+            self._usable = False
+            return False
+        header = _csv_header(body)
+        types = _csv_types(header, self._expected)
+        if bytes(body[:64]).lstrip().startswith(_TEXT_ERRORS) or len(types) < len(header):
+            self._usable = False
+            return False
+        self._header, self._convert = header, _csv_convert(types)
+        return True
+
+    def finish(self, body: Body) -> Decoded:
+        """The decoded answer; ``body`` is the whole body (the one fed, complete).
+
+        Raises
+        ------
+        DecodeError, ServiceError
+            As :func:`decode_csv`.
+        """
+        rest = bytes(body[self._parsed :])
+        table = None
+        if self._usable and self._parts and b'"' not in rest:
+            table = self._join(pa.py_buffer(rest))
+        if table is None:
+            return decode_csv(body, self._expected)
+        return _with_expected(Decoded(_metas(table), table), self._expected)
+
+    def _join(self, rest: pa.Buffer) -> pa.Table | None:
+        """The slices and ``rest`` as one table; None if a slice failed (then parse whole)."""
+        assert self._convert is not None
+        try:
+            tables = [part.result() for part in self._parts]
+            if rest.size:
+                tables.append(_csv_slice(rest, self._header, self._convert))
+            return pa.concat_tables(tables)
+        except pa.ArrowInvalid:
+            return None
 
 
 def decode_csv(data: Body, expected: Sequence[ColumnInfo] = ()) -> Decoded:
@@ -171,13 +287,7 @@ def decode_csv(data: Body, expected: Sequence[ColumnInfo] = ()) -> Decoded:
         raise DecodeError("empty body where a CSV table was expected")
     if head.startswith(_TEXT_ERRORS):
         raise ServiceError(_snippet(data))
-    header = _csv_header(data)
-    by_name = {c.name.lower(): c for c in expected}
-    types = {
-        name: t
-        for name in header
-        if (info := by_name.get(name.lower())) is not None and (t := _arrow_type(info)) is not None
-    }
+    types = _csv_types(_csv_header(data), expected)
     try:
         table = _csv_read(data, types)
     except pa.ArrowInvalid as error:

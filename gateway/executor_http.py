@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -160,8 +160,12 @@ async def send_once(
     timeouts: httpx.Timeout,
     deadline: float,
     error_body_limit: int,
+    feed: Callable[[bytearray], None] | None = None,
 ) -> Answer:
     """One attempt, bounded by ``deadline`` seconds in total (slow drips included).
+
+    ``feed`` (a successful answer only) is called with the body received so far after every
+    chunk, for decoders that start before the body is complete.
 
     Raises
     ------
@@ -194,6 +198,8 @@ async def send_once(
                     received = len(body)
                     if not ok and received >= error_body_limit:
                         break  # enough of an error page to quote it
+                    if ok and feed is not None:
+                        feed(body)
             finally:
                 await response.aclose()
     except TimeoutError:

@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 import gateway.decode
-from gateway.decode import decode
+from gateway.decode import CsvSlices, ServiceError, decode
 from planners.sql_catalog import ColumnInfo
 
 ROWS = 3000
@@ -85,3 +85,52 @@ def test_unsigned_ids_past_int64_in_later_slices(monkeypatch: pytest.MonkeyPatch
     table = decode(body, "csv", (ColumnInfo("specobjid", "long"),)).table
     assert table.column("specobjid").type == pa.uint64()
     assert table.column("specobjid").to_pylist() == ids
+
+
+def _feed_in_chunks(slices: CsvSlices, body: bytes, rng: np.random.Generator) -> bytearray:
+    received = bytearray()
+    while len(received) < len(body):
+        size = int(rng.integers(1, 700))
+        received += body[len(received) : len(received) + size]
+        slices.feed(received)
+    return received
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_slices_parsed_while_arriving_equal_the_rows(
+    monkeypatch: pytest.MonkeyPatch, line_end: str
+) -> None:
+    monkeypatch.setattr(gateway.decode, "CSV_SLICE_BYTES", 2000)
+    rng = np.random.default_rng(7)
+    body = _body(rng, line_end)
+    slices = CsvSlices(COLUMNS)
+    received = _feed_in_chunks(slices, body, rng)
+    assert len(slices._parts) > 10  # really parsed while arriving
+    table = slices.finish(received).table
+    assert table.equals(decode(body, "csv", COLUMNS).table)
+    rows = _oracle(body)
+    assert table.column("id").to_pylist() == [int(r[0]) for r in rows]
+    assert table.column("n").to_pylist() == [int(r[2]) if r[2] else None for r in rows]
+
+
+def test_slices_fall_back_to_the_whole_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quote late in the body, a restarted attempt and an overflowing id all still decode."""
+    monkeypatch.setattr(gateway.decode, "CSV_SLICE_BYTES", 500)
+    rng = np.random.default_rng(8)
+    columns = (ColumnInfo("id", "long"), ColumnInfo("name", "char", "*"))
+    lines = ["id,name"] + [f"{i},row{i}" for i in range(400)] + ['400,"a,b"']
+    body = ("\n".join(lines) + "\n").encode()
+    slices = CsvSlices(columns)
+    _feed_in_chunks(slices, body[: len(body) // 2], rng)  # a first attempt, broken off
+    slices.restart()
+    table = slices.finish(_feed_in_chunks(slices, body, rng)).table
+    assert table.column("name").to_pylist() == [f"row{i}" for i in range(400)] + ["a,b"]
+    ids = [*range(400), 2**64 - 1]
+    body = ("id\n" + "".join(f"{i}\n" for i in ids)).encode()
+    slices = CsvSlices(columns[:1])
+    table = slices.finish(_feed_in_chunks(slices, body, rng)).table
+    assert table.column("id").to_pylist() == ids
+    error = b"Param Error: unknown column\n" + b"x" * 2000
+    slices = CsvSlices(columns)
+    with pytest.raises(ServiceError):
+        slices.finish(_feed_in_chunks(slices, error, rng))
