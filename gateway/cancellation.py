@@ -76,6 +76,10 @@ async def in_worker_thread(cancellation: Cancellation, func: Callable[..., T], *
         return await asyncio.shield(work)
     except asyncio.CancelledError:
         cancellation.cancel()
-        with contextlib.suppress(BaseException):
-            await work
+        # anyio cancel scopes cancel again on every turn of the loop: wait through them.
+        while not work.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({work})
+        if not work.cancelled():
+            work.exception()  # retrieved: the caller's cancellation is what is raised
         raise
