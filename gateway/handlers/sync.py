@@ -15,6 +15,7 @@ from gateway.fault_location import faults_located, located
 from gateway.handlers.common import GatewayState, gateway_state, with_cleanup
 from gateway.handlers.routes import get_and_post
 from gateway.query_log import QueryLog
+from gateway.query_service import QueryResult
 from gateway.request_params import RequestParams, read_request_params
 from gateway.responses import render_result
 from gateway.run_options import RunOptions
@@ -81,6 +82,7 @@ async def _answer(
         fetch_whole=tap.fetch_whole,
         progress=record.progress(),
     )
+    result: QueryResult | None = None
     try:
         with faults_located(query):
             result = await state.service.run(
@@ -98,12 +100,12 @@ async def _answer(
             error_text=lambda exc: describe_fault(located(exc, query)),
         )
     except Exception as exc:
-        deadline.cancel()
+        _abandon(deadline, result)
         if cancellation.cancelled and loop.time() >= expires:
             raise _past_deadline(state.settings.sync_timeout) from exc
         raise
     except BaseException:
-        deadline.cancel()
+        _abandon(deadline, result)
         raise
     finally:
         # From here on the streaming response notices a client that goes away.
@@ -112,6 +114,13 @@ async def _answer(
         with_cleanup(chunks, on_close=(deadline.cancel, cancellation.cancel)),
         media_type=media_type,
     )
+
+
+def _abandon(deadline: asyncio.TimerHandle, result: QueryResult | None) -> None:
+    """No response will read ``result``: stop the deadline, release the query's engine."""
+    deadline.cancel()
+    if result is not None:
+        result.close()
 
 
 def _past_deadline(seconds: int) -> ResourceLimitError:
