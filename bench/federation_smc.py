@@ -120,7 +120,7 @@ def profile(hsc_url: str, box: tuple[float, float, float, float], tmp: Path) -> 
         finally:
             decodes.append(time.perf_counter() - t0)
 
-    executor_module.Executor._send = timed_send  # type: ignore[method-assign]  # noqa: SLF001
+    executor_module.Executor._send = timed_send  # type: ignore[method-assign,assignment]  # noqa: SLF001
     setattr(executor_module, "decode", timed_decode)  # noqa: B010
     settings = GatewaySettings(
         data_dir=tmp / "jobs",
