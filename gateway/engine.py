@@ -32,6 +32,7 @@ from grammar.errors import UnsupportedError
 from grammar.nodes import Query, TableName
 from planners.sql import ResolvedTable, SqlTarget, compile_query
 from planners.sql_catalog import ColumnInfo
+from planners.sql_scope import quoted_sql
 
 UPLOAD_SCHEMA = "tap_upload"
 BATCH_ROWS = 65536
@@ -240,9 +241,9 @@ class LocalEngine:
             key = tuple(p.lower() for p in written)
             self._tables[key] = _Table(written, registered, data, metas, written)
             if len(written) > 1:
-                self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(written[-2])}")
-            view = ".".join(map(_q, written))
-            ddl = f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_q(registered)}"  # noqa: S608
+                self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted_sql(written[-2])}")
+            view = ".".join(map(quoted_sql, written))
+            ddl = f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {quoted_sql(registered)}"  # noqa: S608
             self._con.execute(ddl)
 
     def add_file(
@@ -333,10 +334,6 @@ def _interrupt(cursor: duckdb.DuckDBPyConnection) -> None:
     # A closed cursor (query finished) cannot be interrupted, and needs not be.
     with contextlib.suppress(duckdb.Error):
         cursor.interrupt()
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _reconcile(metas: list[ColumnInfo], schema: pa.Schema) -> list[ColumnInfo]:
