@@ -3,7 +3,7 @@
 Two deterministic tables are written with the gateway's BINARY2 writer: "fixed" (an int64 id,
 six doubles, three int32: every cell fixed-width, like the SMC answer) and "with text" (the
 same plus a variable-length ``char`` column, so rows must be scanned for their starts). Each
-document is decoded by ``gateway.decode_votable.decode_votable`` (best of 3) and, unless
+document is decoded by ``gateway.formats.decode_votable.decode_votable`` (best of 3) and, unless
 ``--skip-astropy``, parsed by astropy and converted with ``votable_table_to_arrow`` (once).
 
 Usage: PYTHONPATH=. python bench/binary2_read.py [--rows 764000] [--skip-astropy]
@@ -17,10 +17,10 @@ import time
 import numpy as np
 import pyarrow as pa
 
-from gateway.arrow_types import column_meta_from_arrow
-from gateway.decode_votable import decode_votable
-from gateway.upload_reader import parse_votable, votable_table_to_arrow
-from gateway.votable import write_votable
+from gateway.formats.arrow_types import column_meta_from_arrow
+from gateway.formats.decode_votable import decode_votable
+from gateway.formats.votable import write_votable
+from gateway.tap.upload_reader import parse_votable, votable_table_to_arrow
 
 
 def tables(rows: int) -> dict[str, pa.Table]:

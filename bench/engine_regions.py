@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 
 import grammar
-from gateway.engine import LocalEngine
-from gateway.table_files import read_table_file
+from gateway.engine.local import LocalEngine
+from gateway.formats.table_files import read_table_file
 from planners.sql_catalog import ColumnInfo
 from standins.data import ensure_demo_data
 

@@ -2,7 +2,7 @@
 
 Starts the demo backends (``adql-gateway demo --no-gateway``: HSC REST stand-in, the ``rsp``
 TAP service, ...) as their own processes and runs
-:class:`gateway.federated_service.FederatedQueryService` in this process. The outer side is a
+:class:`gateway.federation.service.FederatedQueryService` in this process. The outer side is a
 user upload (``TAP_UPLOAD.mine``: ``id``, ``ra``, ``dec``) of n positions, drawn (seeded) from
 real catalogue positions within 0.5 deg (HSC: 0.45 deg, so that the derived cone stays within
 the service's 0.5 deg cone limit) of a field centre and shifted by up to 0.3 arcsec, so
@@ -49,13 +49,13 @@ from typing_extensions import override
 
 from bench.in_process import Runner, started
 from bench.processes import free_port, load_average, stop
-from gateway.arrow_types import column_meta_from_arrow
-from gateway.federated_service import FederatedQueryService
-from gateway.federation import Plan
-from gateway.federation_xmatch import FederationOptions, bounding_cone
-from gateway.run_options import RunOptions
+from gateway.federation.planner import Plan
+from gateway.federation.service import FederatedQueryService
+from gateway.federation.xmatch import FederationOptions, bounding_cone
+from gateway.formats.arrow_types import column_meta_from_arrow
+from gateway.query.options import RunOptions
 from gateway.settings import BackendConfig, GatewaySettings
-from gateway.uploads import UploadedTable
+from gateway.tap.uploads import UploadedTable
 from grammar.nodes import Query
 from standins.data import ensure_demo_data
 

@@ -1,7 +1,7 @@
 """Benchmark: the README's HSC x spectra cross-match, derived cone vs the whole HSC catalogue.
 
 Starts the demo backends (``adql-gateway demo --no-gateway``, each service its own process) and
-runs :class:`gateway.federated_service.FederatedQueryService` in this process with the demo's
+runs :class:`gateway.federation.service.FederatedQueryService` in this process with the demo's
 HSC row estimates. Cases, each a fresh plan + fetches + DuckDB join, result fully read:
 
 * ``readme``: README.md's query as written (cross-match radius ``1.0/3600``, spectra in a
@@ -27,13 +27,13 @@ from pathlib import Path
 from bench.federation_joins import start_backends
 from bench.in_process import Runner, started
 from bench.processes import load_average, stop
-from gateway.demo_config import DEMO_HSC_ROWS
-from gateway.explain import explain_plan
-from gateway.federated_service import FederatedQueryService
-from gateway.federation_whole import WholeFetchRefused
-from gateway.run_options import RunOptions
+from gateway.federation.explain import explain_plan
+from gateway.federation.service import FederatedQueryService
+from gateway.federation.whole import WholeFetchRefused
+from gateway.query.options import RunOptions
 from gateway.settings import BackendConfig, GatewaySettings
 from grammar import parse
+from standins.demo.config import DEMO_HSC_ROWS
 
 SELECT = "SELECT h.MatchID, s.specobjid, s.z FROM hscv3.summary AS h JOIN sdss_dr16.specobj AS s "
 CONE = "WHERE CONTAINS(POINT('ICRS', s.ra, s.dec), CIRCLE('ICRS', 53.2, -28.1, 0.1)) = 1"

@@ -15,7 +15,7 @@ after it, so "peak RSS" is the peak during that request. ``--profile`` runs the 
 query service in this process under cProfile instead (CSV output, same stand-in) and prints
 the top functions by cumulative and by own time. ``--tap-read`` then reads the gateway's own
 answer the way a second gateway federating it as a ``tap`` backend would: fetched once per
-output format, decoded by ``gateway.decode.decode`` (and the BINARY2 one by astropy too).
+output format, decoded by ``gateway.formats.decode.decode`` (and the BINARY2 one by astropy too).
 
 Usage: python bench/federation_smc.py [--quick] [--repeat 2] [--profile] [--tap-read]
 """
@@ -85,20 +85,20 @@ def stream(method: str, url: str, **kwargs: object) -> tuple[float, int, int, by
 def profile(hsc_url: str, box: tuple[float, float, float, float], tmp: Path) -> None:
     """Where the gateway's time goes, in this process (same stand-in process).
 
-    Backend requests (``Executor._send``) and answer decoding (``gateway.executor.decode``) are
+    Backend requests (``Executor._send``) and answer decoding (``gateway.federation.executor.decode``) are
     wrapped with timers; the result writers run under cProfile. Then the same with the HSC
     planner's pagesize raised to 2,000,000 (a bench-side patch of the planner factory, to show
     what one request instead of pages would cost; the gateway code is unchanged).
     """
     import functools  # noqa: PLC0415
 
-    import gateway.builtin_catalog as builtin  # noqa: PLC0415
-    import gateway.executor as executor_module  # noqa: PLC0415
+    import gateway.federation.builtin_catalog as builtin  # noqa: PLC0415
+    import gateway.federation.executor as executor_module  # noqa: PLC0415
     from bench.in_process import started  # noqa: PLC0415
-    from gateway.federated_service import FederatedQueryService  # noqa: PLC0415
-    from gateway.responses import render_result  # noqa: PLC0415
-    from gateway.run_options import RunOptions  # noqa: PLC0415
+    from gateway.federation.service import FederatedQueryService  # noqa: PLC0415
+    from gateway.query.options import RunOptions  # noqa: PLC0415
     from gateway.settings import BackendConfig, GatewaySettings  # noqa: PLC0415
+    from gateway.tap.responses import render_result  # noqa: PLC0415
     from planners.hsc import HscPlanner  # noqa: PLC0415
 
     sends: list[float] = []
@@ -159,9 +159,9 @@ def profile(hsc_url: str, box: tuple[float, float, float, float], tmp: Path) -> 
 
 def tap_read(gurl: str, adql: str) -> None:
     """Fetch and decode times of the gateway's SMC answer per format, as a TAP backend's."""
-    from gateway.catalog_sources import read_tap_service  # noqa: PLC0415
-    from gateway.decode import decode  # noqa: PLC0415
-    from gateway.upload_reader import parse_votable, votable_table_to_arrow  # noqa: PLC0415
+    from gateway.federation.catalog_sources import read_tap_service  # noqa: PLC0415
+    from gateway.formats.decode import decode  # noqa: PLC0415
+    from gateway.tap.upload_reader import parse_votable, votable_table_to_arrow  # noqa: PLC0415
 
     with httpx.Client(timeout=600) as client:
         service = read_tap_service(client, gurl, "")

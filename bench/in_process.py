@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator, Mapping
 
 import anyio.from_thread
 
-from gateway.cancellation import Cancellation
-from gateway.engine import QueryResult
-from gateway.query_service import QueryService
-from gateway.run_options import RunOptions
-from gateway.uploads import UploadedTable
+from gateway.engine.local import QueryResult
+from gateway.query.cancellation import Cancellation
+from gateway.query.options import RunOptions
+from gateway.query.service import QueryService
+from gateway.tap.uploads import UploadedTable
 from grammar import parse
 
 #: ``run(adql, uploads, maxrec, options)``: the result, its rows still to be read (blocking).

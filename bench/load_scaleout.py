@@ -55,8 +55,8 @@ from bench.load_mix import (
     percentiles,
 )
 from bench.processes import free_port, load_average, reset_peak, status_kib, stop, wait_until
-from gateway.demo_config import write_config
 from standins.data import ensure_demo_data
+from standins.demo.config import write_config
 
 CLI = Path(sys.executable).parent / "adql-gateway"
 PG_ADMIN = os.environ.get("ADQLGW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

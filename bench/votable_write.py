@@ -21,8 +21,8 @@ import pyarrow as pa
 from astropy.io.votable import from_table
 from astropy.table import MaskedColumn, Table
 
-from gateway.arrow_types import column_meta_from_arrow
-from gateway.votable import write_votable
+from gateway.formats.arrow_types import column_meta_from_arrow
+from gateway.formats.votable import write_votable
 
 BATCH_ROWS = 65536
 

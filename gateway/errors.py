@@ -18,8 +18,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from gateway.engine_faults import engine_fault
-from gateway.tap_params import TapUsageError
+from gateway.engine.faults import engine_fault
+from gateway.tap.params import TapUsageError
 from grammar.errors import AdqlError
 
 log = logging.getLogger(__name__)

@@ -22,17 +22,17 @@ from typing import Self
 import anyio.from_thread
 import pyarrow as pa
 
-from gateway.arrow_types import column_meta_from_arrow
-from gateway.cancellation import Cancellation, in_worker_thread
-from gateway.engine import QueryResult
-from gateway.explain import explain_plan
-from gateway.federated_service import FederatedQueryService
-from gateway.federation import Plan
-from gateway.federation_xmatch import FederationOptions
-from gateway.plan_sql import plan_json
-from gateway.run_options import RunOptions
+from gateway.engine.local import QueryResult
+from gateway.federation.explain import explain_plan
+from gateway.federation.plan_sql import plan_json
+from gateway.federation.planner import Plan
+from gateway.federation.service import FederatedQueryService
+from gateway.federation.xmatch import FederationOptions
+from gateway.formats.arrow_types import column_meta_from_arrow
+from gateway.query.cancellation import Cancellation, in_worker_thread
+from gateway.query.options import RunOptions
 from gateway.settings import GatewaySettings, load_settings
-from gateway.uploads import UploadedTable
+from gateway.tap.uploads import UploadedTable
 from grammar.nodes import Query
 from grammar.parser import parse
 

@@ -1,7 +1,7 @@
 """``--log-level`` for the long-running commands (serve, demo, worker): one format, one place.
 
 Records go to stderr as ``time LEVEL logger message``. At the default ``info`` the gateway
-writes one line per query (:mod:`gateway.query_log`) plus warnings about backends; uvicorn's
+writes one line per query (:mod:`gateway.query.log`) plus warnings about backends; uvicorn's
 own loggers stay at ``warning`` unless ``debug`` is asked for, so the query lines are not
 drowned in access logs.
 """

@@ -17,10 +17,10 @@ from typing_extensions import override
 
 from gateway.kinds.registry import kind_for
 
-#: How the gateway learns who sends a request (see :mod:`gateway.identity`).
+#: How the gateway learns who sends a request (see :mod:`gateway.tap.identity`).
 IdentityKind = Literal["none", "tokens", "introspection", "header"]
 
-#: How a backend's configured credentials are sent (see :mod:`gateway.backend_auth`).
+#: How a backend's configured credentials are sent (see :mod:`gateway.federation.backend_auth`).
 AuthScheme = Literal["bearer", "datalab", "basic"]
 
 

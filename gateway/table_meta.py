@@ -1,7 +1,7 @@
 """Schema and table metadata as VOSI-tables and TAP_SCHEMA describe them.
 
-One set of values feeds both ``/tables`` (:mod:`gateway.vosi`) and the ``TAP_SCHEMA`` tables
-(:mod:`gateway.tap_schema`), so the two can never disagree.
+One set of values feeds both ``/tables`` (:mod:`gateway.tap.vosi`) and the ``TAP_SCHEMA`` tables
+(:mod:`gateway.tap.tap_schema`), so the two can never disagree.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def translate(
     adql
         ADQL text or an already parsed query.
     planners
-        Planners by backend name (:func:`gateway.builtin_catalog.builtin_planners`).
+        Planners by backend name (:func:`gateway.federation.builtin_catalog.builtin_planners`).
     backend
         Force this backend instead of routing by table name.
     dialect

@@ -29,7 +29,7 @@ xtype; the column is an exact integer compared and sorted by its unsigned value.
 no unsigned 64-bit datatype and its ``long`` cannot hold ids >= 2**63, so TAP_SCHEMA, VOSI
 and results declare ``char`` with this xtype and carry the unsigned decimal text, which every
 reader gets back exactly. That translation happens only where columns are written or read
-(``gateway.columns.to_votable`` and ``from_votable``).
+(``gateway.formats.columns.to_votable`` and ``from_votable``).
 """
 
 

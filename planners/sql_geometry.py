@@ -30,7 +30,7 @@ Definitions (all angles in degrees, coordinates as given, no frame conversion):
 
 Regions are closed (ADQL 2.1: the boundary is inside). Circle and box tests are ``<=``
 comparisons of row-wise SQL arithmetic: deterministic, and the same as ``DISTANCE(...) <= r``.
-Polygon tests (engine functions) accept ``gateway.engine_sphere.TOLERANCE_DEG`` beyond the
+Polygon tests (engine functions) accept ``gateway.engine.sphere.TOLERANCE_DEG`` beyond the
 boundary: their boundary comes out of projections whose last bit depends on the batch, so
 without it a vertex used as a query point was in or out depending on the rest of the query.
 
@@ -258,7 +258,7 @@ def polygon_problem(values: tuple[float, ...]) -> str | None:
     """Why the engine cannot use a polygon ``lon1, lat1, lon2, ...`` (deg), else None.
 
     The one statement of the rule: the compiler checks constant polygons with it, and the
-    engine's :class:`gateway.engine_sphere.Polygon` checks polygons from the data when the query
+    engine's :class:`gateway.engine.sphere.Polygon` checks polygons from the data when the query
     runs. The interior must be the side of the vertex centroid, so every vertex must lie in
     the open hemisphere around it.
     """

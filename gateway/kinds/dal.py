@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from typing_extensions import override
 
-from gateway.decode import decode
+from gateway.formats.decode import decode
 from gateway.kinds.registry import BackendKind
 from planners.sql_catalog import ColumnInfo
 
@@ -38,7 +38,7 @@ class MetadataQueryKind(BackendKind):
 
         Raises
         ------
-        httpx.HTTPError, gateway.decode_votable.DecodeError
+        httpx.HTTPError, gateway.formats.decode_votable.DecodeError
             The service did not answer with a VOTable.
         """
         assert config.url is not None  # check_config requires a url

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from typing_extensions import override
 
-from gateway.catalog_sources import hsc_columns, shipped_hsc_columns
+from gateway.federation.catalog_sources import hsc_columns, shipped_hsc_columns
 from gateway.kinds.registry import BackendKind, KindLoad
 from gateway.settings import BackendConfig
 from gateway.table_meta import TableMeta

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from typing_extensions import override
 
+from gateway.engine.service import file_schema, table_columns
 from gateway.kinds.registry import BackendKind, KindLoad
-from gateway.local_service import file_schema, table_columns
 from gateway.table_meta import TableMeta
 
 if TYPE_CHECKING:

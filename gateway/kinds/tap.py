@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from typing_extensions import override
 
-from gateway.catalog_sources import read_tap_service
+from gateway.federation.catalog_sources import read_tap_service
 from gateway.kinds.registry import BackendKind, KindLoad
 from planners.base import Capability
 from planners.tap import TapPlanner

@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 import pytest
 from astropy.io.votable import parse_single_table
 
-from gateway.serve import build_app
 from gateway.settings import load_settings
+from gateway.tap.serve import build_app
 from standins.data import DemoData, ensure_demo_data
 from tests.gateway.federation_servers import Federation, run_federation
 from tests.live_server import reserve_port, serve_app
@@ -280,7 +280,7 @@ def threads_in_engine() -> int:
     for frame in sys._current_frames().values():
         f: FrameType | None = frame
         while f is not None:
-            if f.f_code.co_filename.endswith(("gateway/engine.py", "gateway/engine_udfs.py")):
+            if f.f_code.co_filename.endswith(("gateway/engine/local.py", "gateway/engine/udfs.py")):
                 count += 1
                 break
             f = f.f_back

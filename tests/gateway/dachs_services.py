@@ -18,7 +18,7 @@ import pyvo
 from astropy.coordinates import angular_separation
 from astropy.table import Table
 
-from gateway.federated_service import FederatedQueryService
+from gateway.federation.service import FederatedQueryService
 from gateway.settings import BackendConfig, GatewaySettings
 from tests.gateway.service_runs import run_query
 from tests.gateway.test_dachs_backend import DACHS_URL, _answers, _start_dachs, brute_pairs

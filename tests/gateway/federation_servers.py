@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway.demo_config import DemoPorts, federation_config, rsp_config, write_config
-from gateway.engine import LocalEngine
-from gateway.serve import build_app
+from gateway.engine.local import LocalEngine
 from gateway.settings import BackendConfig, GatewaySettings, LocalTable, load_settings
+from gateway.tap.serve import build_app
 from standins.data import DemoData
+from standins.demo.config import DemoPorts, federation_config, rsp_config, write_config
 from standins.hsc import BASE_PATH, create_hsc_app
 from standins.sia import create_sia_app
 from standins.spectral import create_spectral_app

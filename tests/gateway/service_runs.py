@@ -12,11 +12,11 @@ import anyio
 import anyio.to_thread
 import pyarrow as pa
 
-from gateway.cancellation import Cancellation
-from gateway.engine import QueryResult
-from gateway.query_service import QueryService
-from gateway.run_options import RunOptions
-from gateway.uploads import UploadedTable
+from gateway.engine.local import QueryResult
+from gateway.query.cancellation import Cancellation
+from gateway.query.options import RunOptions
+from gateway.query.service import QueryService
+from gateway.tap.uploads import UploadedTable
 from grammar import parse
 
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from astropy.io.votable import parse_single_table
 
-from gateway.arrow_types import (
+from gateway.formats.arrow_types import (
     UnsupportedTypeError,
     array_shape,
     arrow_type_from_meta,
@@ -20,11 +20,11 @@ from gateway.arrow_types import (
     column_meta_from_arrow,
     field_metadata,
 )
-from gateway.columns import from_votable, to_votable
-from gateway.parquet_writer import write_parquet
-from gateway.text_writers import write_csv, write_json, write_tsv
-from gateway.upload_reader import read_upload
-from gateway.votable import write_votable
+from gateway.formats.columns import from_votable, to_votable
+from gateway.formats.parquet_writer import write_parquet
+from gateway.formats.text_writers import write_csv, write_json, write_tsv
+from gateway.formats.votable import write_votable
+from gateway.tap.upload_reader import read_upload
 from planners.sql_catalog import ColumnInfo
 
 

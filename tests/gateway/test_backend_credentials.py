@@ -19,9 +19,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from gateway.query_log import LOGGER_NAME
-from gateway.serve import build_app
+from gateway.query.log import LOGGER_NAME
 from gateway.settings import BackendConfig, GatewaySettings
+from gateway.tap.serve import build_app
 from standins.data import DemoData
 from standins.hsc import BASE_PATH, create_hsc_app
 from standins.spectral import create_spectral_app

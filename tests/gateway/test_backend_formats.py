@@ -6,12 +6,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from gateway.arrow_types import column_meta_from_arrow
-from gateway.catalog_sources import parse_capabilities
-from gateway.decode import DecodeError, decode
-from gateway.formats import OUTPUT_FORMATS, OutputFormat
-from gateway.parquet_writer import write_parquet
-from gateway.vosi import ServiceLimits, capabilities_xml
+from gateway.federation.catalog_sources import parse_capabilities
+from gateway.formats.arrow_types import column_meta_from_arrow
+from gateway.formats.decode import DecodeError, decode
+from gateway.formats.output import OUTPUT_FORMATS, OutputFormat
+from gateway.formats.parquet_writer import write_parquet
+from gateway.tap.vosi import ServiceLimits, capabilities_xml
 from planners.sql_catalog import ColumnInfo
 
 LIMITS = ServiceLimits(1000, 10000, 100, None, 600, 3600, 86400, 86400, 4)

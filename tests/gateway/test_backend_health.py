@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.backend_health import BackendHealth, HealthProbe, availability
+from gateway.federation.backend_health import BackendHealth, HealthProbe, availability
 from gateway.settings import BackendConfig
 from tests.gateway.fault_server import FaultServer
 from tests.gateway.federation_servers import dead_url

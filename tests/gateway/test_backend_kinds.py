@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 from typing_extensions import override
 
-from gateway.federated_service import FederatedQueryService
+from gateway.federation.service import FederatedQueryService
 from gateway.kinds.registry import BackendKind, KindLoad, all_kinds, kind_for, kind_names
 from gateway.settings import BackendConfig, GatewaySettings
 from gateway.table_meta import TableMeta

@@ -9,7 +9,7 @@ import time
 import anyio
 import pytest
 
-from gateway.cancellation import Cancellation, in_worker_thread
+from gateway.query.cancellation import Cancellation, in_worker_thread
 
 
 def interruptible(cancellation: Cancellation, finished: threading.Event) -> str:

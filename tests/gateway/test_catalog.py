@@ -9,9 +9,9 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from gateway.catalog import CatalogError, FederatedCatalog
-from gateway.serve import build_app
+from gateway.federation.catalog import CatalogError, FederatedCatalog
 from gateway.settings import BackendConfig, GatewaySettings
+from gateway.tap.serve import build_app
 from grammar.nodes import Identifier, TableName
 from standins.data import DemoData, ensure_demo_data
 from tests.gateway.federation_servers import Federation, dead_url, run_federation, serve_rsp

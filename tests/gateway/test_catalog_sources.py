@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.catalog_sources import parse_capabilities, parse_tableset
-from gateway.formats import OutputFormat
+from gateway.federation.catalog_sources import parse_capabilities, parse_tableset
+from gateway.formats.output import OutputFormat
 from gateway.table_meta import SchemaMeta, TableMeta
-from gateway.vosi import ServiceLimits, capabilities_xml, tableset_xml
+from gateway.tap.vosi import ServiceLimits, capabilities_xml, tableset_xml
 from planners.sql_catalog import ColumnInfo
 
 # Shaped like DaCHS's /tables?detail=max: a stylesheet PI, a prefixed root without a version,

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from gateway import cli
-from gateway.demo import serve_command
 from gateway.log_setup import configure_logging, uvicorn_log_level
-from gateway.query_log import LOGGER_NAME
+from gateway.query.log import LOGGER_NAME
+from standins.demo.runner import serve_command
 from tests.gateway.conftest import make_stars, write_config, write_stars
 from tests.live_server import reserve_port, wait_until_available
 

@@ -30,8 +30,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from gateway.cli import COMMANDS, build_parser, load_commands
-from gateway.serve import build_app
 from gateway.settings import GatewaySettings
+from gateway.tap.serve import build_app
 from standins.data import DemoData
 from tests.gateway.conftest import (
     UWS_NS,

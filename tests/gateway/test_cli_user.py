@@ -3,7 +3,7 @@
 Each test starts ``.venv/bin/adql-gateway`` as a subprocess and checks the exit code (DESIGN.md
 "CLI": 0 ok, 1 invalid input, 2 usage), stdout and the message on stderr. ``translate
 --config`` reads configuration files written by the demo's own writer
-(:mod:`gateway.demo_config`); its ``local_sql`` is run in DuckDB over the table's Parquet file
+(:mod:`standins.demo.config`); its ``local_sql`` is run in DuckDB over the table's Parquet file
 and compared with numpy over the same file, and it must equal what the same configuration's
 HTTP ``/translate`` answers.
 """
@@ -25,10 +25,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import grammar
-from gateway.demo_config import DemoPorts, federation_config, write_config
 from gateway.facade import Gateway
-from gateway.serve import build_app
 from gateway.settings import load_settings
+from gateway.tap.serve import build_app
+from standins.demo.config import DemoPorts, federation_config, write_config
 from tests.live_server import reserve_port, serve_app
 
 pytestmark = pytest.mark.slow  # each test runs the installed script: about 20 s of CPU in all

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from gateway.catalog_sources import parse_tableset
-from gateway.columns import from_votable, to_votable
+from gateway.federation.catalog_sources import parse_tableset
+from gateway.formats.columns import from_votable, to_votable
 from gateway.table_meta import SchemaMeta, TableMeta
-from gateway.tap_schema import build_tap_schema
-from gateway.vosi import tableset_xml
+from gateway.tap.tap_schema import build_tap_schema
+from gateway.tap.vosi import tableset_xml
 from planners.sql_catalog import ColumnInfo
 
 ID = ColumnInfo("specobjid", "long", xtype="uint64", ucd="meta.id", principal=True)

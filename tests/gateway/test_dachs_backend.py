@@ -33,15 +33,15 @@ import pyvo
 from astropy.coordinates import angular_separation
 from astropy.table import Table
 
-from gateway.arrow_types import column_meta_from_arrow
 from gateway.errors import BackendError
-from gateway.executor import Executor
-from gateway.explain import explain_plan
-from gateway.federated_service import FederatedQueryService
-from gateway.federation_xmatch import FederationOptions
-from gateway.serve import build_app
+from gateway.federation.executor import Executor
+from gateway.federation.explain import explain_plan
+from gateway.federation.service import FederatedQueryService
+from gateway.federation.xmatch import FederationOptions
+from gateway.formats.arrow_types import column_meta_from_arrow
 from gateway.settings import BackendConfig, GatewaySettings, LocalTable
-from gateway.uploads import UploadedTable
+from gateway.tap.serve import build_app
+from gateway.tap.uploads import UploadedTable
 from grammar import parse
 from planners.base import BackendRequest
 from tests.gateway.service_runs import run_query

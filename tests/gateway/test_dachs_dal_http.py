@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import pyvo
 
-from gateway.serve import build_app
 from gateway.settings import BackendConfig, GatewaySettings
+from gateway.tap.serve import build_app
 from tests.gateway.dachs_services import DACHS_ROOT, ensure_dachs, within
 from tests.live_server import reserve_port, serve_app
 

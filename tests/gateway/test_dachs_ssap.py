@@ -17,7 +17,7 @@ import pytest
 import pyvo
 from astropy.table import Table
 
-from gateway.federated_service import FederatedQueryService
+from gateway.federation.service import FederatedQueryService
 from gateway.settings import BackendConfig
 from grammar import parse
 from tests.gateway.dachs_services import (

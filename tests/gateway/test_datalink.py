@@ -21,9 +21,9 @@ import pyvo
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from gateway.datalink import DatalinkRoutes
-from gateway.serve import build_app
 from gateway.settings import BackendConfig, GatewaySettings
+from gateway.tap.datalink import DatalinkRoutes
+from gateway.tap.serve import build_app
 from planners.sql_catalog import ColumnInfo
 from standins.data import DemoData, ensure_demo_data
 from standins.data_rubin import DID_PREFIX

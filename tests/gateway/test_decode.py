@@ -1,4 +1,4 @@
-"""gateway.decode over real stand-in answers (HSC, SIA, spectral) and over edge-case bodies."""
+"""gateway.formats.decode over real stand-in answers (HSC, SIA, spectral) and over edge-case bodies."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gateway.decode import DecodeError, ServiceError, decode, error_text
+from gateway.formats.decode import DecodeError, ServiceError, decode, error_text
 from planners.hsc_tables import load_columns
 from planners.spectral import COLUMNS as SPEC_COLUMNS
 from planners.sql_catalog import ColumnInfo

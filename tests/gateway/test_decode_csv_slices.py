@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-import gateway.decode
-from gateway.decode import CsvSlices, ServiceError, decode
+import gateway.formats.decode
+from gateway.formats.decode import CsvSlices, ServiceError, decode
 from planners.sql_catalog import ColumnInfo
 
 ROWS = 3000
@@ -44,7 +44,7 @@ def _oracle(body: bytes) -> list[list[str]]:
 def test_sliced_parse_equals_the_rows(
     monkeypatch: pytest.MonkeyPatch, line_end: str, slice_bytes: int
 ) -> None:
-    monkeypatch.setattr(gateway.decode, "CSV_SLICE_BYTES", slice_bytes)
+    monkeypatch.setattr(gateway.formats.decode, "CSV_SLICE_BYTES", slice_bytes)
     parses = []
     read_csv = pacsv.read_csv
 
@@ -67,7 +67,7 @@ def test_sliced_parse_equals_the_rows(
 
 def test_quoted_or_untyped_bodies_are_parsed_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     """A quoted line end is no row end, and slices must not infer types differently."""
-    monkeypatch.setattr(gateway.decode, "CSV_SLICE_BYTES", 100)
+    monkeypatch.setattr(gateway.formats.decode, "CSV_SLICE_BYTES", 100)
     lines = ["id,name"] + [f'{i},"row {i}\r\nsecond line"' for i in range(200)]
     body = ("\r\n".join(lines) + "\r\n").encode()
     table = decode(body, "csv", (ColumnInfo("id", "long"), ColumnInfo("name", "char", "*"))).table
@@ -79,7 +79,7 @@ def test_quoted_or_untyped_bodies_are_parsed_whole(monkeypatch: pytest.MonkeyPat
 
 def test_unsigned_ids_past_int64_in_later_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``long`` column overflowing int64 only in a later slice is still read as uint64."""
-    monkeypatch.setattr(gateway.decode, "CSV_SLICE_BYTES", 200)
+    monkeypatch.setattr(gateway.formats.decode, "CSV_SLICE_BYTES", 200)
     ids = [*range(300), 2**64 - 1]
     body = ("specobjid\n" + "".join(f"{i}\n" for i in ids)).encode()
     table = decode(body, "csv", (ColumnInfo("specobjid", "long"),)).table
@@ -100,7 +100,7 @@ def _feed_in_chunks(slices: CsvSlices, body: bytes, rng: np.random.Generator) ->
 def test_slices_parsed_while_arriving_equal_the_rows(
     monkeypatch: pytest.MonkeyPatch, line_end: str
 ) -> None:
-    monkeypatch.setattr(gateway.decode, "CSV_SLICE_BYTES", 2000)
+    monkeypatch.setattr(gateway.formats.decode, "CSV_SLICE_BYTES", 2000)
     rng = np.random.default_rng(7)
     body = _body(rng, line_end)
     slices = CsvSlices(COLUMNS)
@@ -115,7 +115,7 @@ def test_slices_parsed_while_arriving_equal_the_rows(
 
 def test_slices_fall_back_to_the_whole_body(monkeypatch: pytest.MonkeyPatch) -> None:
     """A quote late in the body, a restarted attempt and an overflowing id all still decode."""
-    monkeypatch.setattr(gateway.decode, "CSV_SLICE_BYTES", 500)
+    monkeypatch.setattr(gateway.formats.decode, "CSV_SLICE_BYTES", 500)
     rng = np.random.default_rng(8)
     columns = (ColumnInfo("id", "long"), ColumnInfo("name", "char", "*"))
     lines = ["id,name"] + [f"{i},row{i}" for i in range(400)] + ['400,"a,b"']

@@ -29,7 +29,9 @@ import pyarrow.parquet as pq
 import pytest
 import pyvo
 
-from gateway.demo_config import (
+from gateway.settings import load_settings
+from standins.data import default_data_dir, ensure_demo_data
+from standins.demo.config import (
     EXAMPLES,
     RSP_TABLES,
     DemoPorts,
@@ -40,8 +42,6 @@ from gateway.demo_config import (
     rsp_config,
     write_config,
 )
-from gateway.settings import load_settings
-from standins.data import default_data_dir, ensure_demo_data
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 45.0

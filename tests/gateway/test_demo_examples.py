@@ -18,9 +18,9 @@ import httpx
 import pytest
 from astropy.io.votable import parse_single_table
 
-from gateway.demo_config import DemoPorts
-from gateway.example_catalog import candidate_examples
+from gateway.tap.example_catalog import candidate_examples
 from standins.data import ensure_demo_data
+from standins.demo.config import DemoPorts
 from tests.gateway.federation_servers import serve_demo_gateway
 from tests.gateway.test_federation_taplint import messages, taplint, totals
 

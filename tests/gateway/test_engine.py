@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import grammar
-from gateway.engine import LocalEngine
-from gateway.engine_udfs import healpix_nest, register
+from gateway.engine.local import LocalEngine
+from gateway.engine.udfs import healpix_nest, register
 from grammar.errors import AdqlSemanticError, UnsupportedError
 from planners.sql_catalog import ColumnInfo
 

@@ -20,7 +20,7 @@ from astropy.wcs import WCS
 from spherical_geometry.polygon import SphericalPolygon
 
 import grammar
-from gateway.engine import LocalEngine
+from gateway.engine.local import LocalEngine
 from grammar.errors import AdqlSemanticError
 from planners.sql_catalog import ColumnInfo
 

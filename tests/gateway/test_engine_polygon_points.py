@@ -14,7 +14,7 @@ import pytest
 from spherical_geometry.polygon import SphericalPolygon
 
 import grammar
-from gateway.engine import LocalEngine
+from gateway.engine.local import LocalEngine
 from planners.sql_catalog import ColumnInfo
 
 N = 400

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import grammar
-from gateway.demo_config import EXAMPLES as DEMO_EXAMPLES
-from gateway.example_catalog import candidate_examples, runnable_examples
-from gateway.examples import Example
 from gateway.table_meta import SchemaMeta, TableMeta
+from gateway.tap.example_catalog import candidate_examples, runnable_examples
+from gateway.tap.examples import Example
 from planners.sql_catalog import ColumnInfo
+from standins.demo.config import EXAMPLES as DEMO_EXAMPLES
 
 
 def _schema(name: str, tables: dict[str, list[str]]) -> SchemaMeta:

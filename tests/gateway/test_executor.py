@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.errors import BackendError
-from gateway.executor import Executor, ExecutorOptions, FetchedTable
-from gateway.retry import RetryPolicy
+from gateway.federation.executor import Executor, ExecutorOptions, FetchedTable
+from gateway.federation.retry import RetryPolicy
 from gateway.settings import BackendConfig
 from planners.base import BackendRequest, Paging
 from planners.hsc_tables import load_columns

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from gateway.errors import BackendError
-from gateway.executor import Executor, ExecutorOptions, FetchedTable
-from gateway.retry import RetryPolicy
+from gateway.federation.executor import Executor, ExecutorOptions, FetchedTable
+from gateway.federation.retry import RetryPolicy
 from gateway.settings import BackendConfig
 from planners.base import BackendRequest, Paging
 from tests.gateway.fault_server import FaultServer

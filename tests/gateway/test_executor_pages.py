@@ -12,11 +12,11 @@ import io
 import pyarrow as pa
 from astropy.io.votable import parse_single_table
 
-from gateway.arrow_types import column_meta_from_arrow
-from gateway.decode_votable import Decoded
-from gateway.executor import _concatenate
+from gateway.federation.executor import _concatenate
+from gateway.formats.arrow_types import column_meta_from_arrow
+from gateway.formats.decode_votable import Decoded
+from gateway.formats.votable import write_votable
 from gateway.settings import BackendConfig
-from gateway.votable import write_votable
 from planners.base import BackendRequest
 
 IDS = [2**64 - 1, 2**63 + 7, 5]

@@ -7,7 +7,7 @@ import pytest
 
 import grammar
 from gateway.errors import BackendError, classify
-from gateway.fault_location import QueryFault, located
+from gateway.query.fault_location import QueryFault, located
 
 
 def engine_error(sql: str) -> duckdb.Error:

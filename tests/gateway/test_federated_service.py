@@ -20,17 +20,17 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord, angular_separation
 from typing_extensions import override
 
-from gateway.arrow_types import column_meta_from_arrow
-from gateway.cancellation import Cancellation
 from gateway.errors import BackendError, ResourceLimitError
-from gateway.explain import explain_plan
-from gateway.federated_service import FederatedQueryService, declared_table
-from gateway.federation import Plan
-from gateway.federation_xmatch import FederationOptions
-from gateway.run_options import RunOptions
-from gateway.serve import build_app
+from gateway.federation.explain import explain_plan
+from gateway.federation.planner import Plan
+from gateway.federation.service import FederatedQueryService, declared_table
+from gateway.federation.xmatch import FederationOptions
+from gateway.formats.arrow_types import column_meta_from_arrow
+from gateway.query.cancellation import Cancellation
+from gateway.query.options import RunOptions
 from gateway.settings import GatewaySettings
-from gateway.uploads import UploadedTable
+from gateway.tap.serve import build_app
+from gateway.tap.uploads import UploadedTable
 from grammar import parse
 from grammar.nodes import Query
 from planners.sql_catalog import ColumnInfo

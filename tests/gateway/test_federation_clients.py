@@ -25,9 +25,9 @@ from astropy.coordinates import SkyCoord
 from astroquery.utils.tap.core import TapPlus
 from pyvo.dal.exceptions import DALOverflowWarning
 
-from gateway.serve import build_app
 from gateway.settings import BackendConfig, GatewaySettings
-from gateway.uws_xml import JOB_INFO_NS
+from gateway.tap.serve import build_app
+from gateway.tap.uws_xml import JOB_INFO_NS
 from standins.data import DemoData
 from tests.gateway.conftest import UWS_NS, create_job, wait_terminal
 from tests.gateway.federation_servers import (

@@ -2,7 +2,7 @@
 
 Seeded, generated ADQL over the demo federation (``hsc`` REST, ``rsp`` TAP, ``rsp_sia`` SIAv2,
 ``spec`` legacy spectral service) goes through the real ``/tap/sync`` of a gateway served by
-uvicorn. The answer key is the same ADQL run by a single :class:`gateway.engine.LocalEngine`
+uvicorn. The answer key is the same ADQL run by a single :class:`gateway.engine.local.LocalEngine`
 over every demo Parquet file registered under its federated name. Results are compared as
 multisets of rows (floats with a relative tolerance); 64-bit unsigned ids (``specobjid``)
 travel as VOTable char text with ``xtype="uint64"`` and are compared as unsigned numbers.
@@ -25,9 +25,9 @@ import pyarrow as pa
 import pytest
 from astropy.io.votable import parse_single_table
 
-from gateway.engine import LocalEngine
-from gateway.serve import build_app
+from gateway.engine.local import LocalEngine
 from gateway.settings import GatewaySettings
+from gateway.tap.serve import build_app
 from grammar import parse
 from standins.data import DemoData, ensure_demo_data
 from tests.gateway.federation_servers import reference_engine, run_federation

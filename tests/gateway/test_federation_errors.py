@@ -21,8 +21,8 @@ import pyvo
 import requests
 from astropy.io.votable import parse
 
-from gateway.serve import build_app
 from gateway.settings import GatewaySettings
+from gateway.tap.serve import build_app
 from tests.gateway.conftest import error_message, read_votable
 from tests.gateway.federation_servers import Federation
 from tests.live_server import reserve_port, serve_app

@@ -33,9 +33,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from gateway.engine import LocalEngine
-from gateway.serve import build_app
+from gateway.engine.local import LocalEngine
 from gateway.settings import GatewaySettings
+from gateway.tap.serve import build_app
 from grammar import parse
 from standins.data import DemoData, ensure_demo_data
 from tests.gateway.conftest import (

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from gateway.catalog import FederatedCatalog
-from gateway.explain import explain_plan
-from gateway.federation import plan_query
-from gateway.federation_xmatch import (
+from gateway.federation.catalog import FederatedCatalog
+from gateway.federation.explain import explain_plan
+from gateway.federation.planner import plan_query
+from gateway.federation.xmatch import (
     Cone,
     FederationOptions,
     JoinChoice,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.serve import build_app
 from gateway.settings import GatewaySettings
+from gateway.tap.serve import build_app
 from standins.data import ensure_demo_data
 from tests.gateway.federation_servers import run_federation
 from tests.live_server import reserve_port, serve_app

@@ -14,16 +14,16 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from gateway.catalog import FederatedCatalog
-from gateway.demo_config import DEMO_HSC_ROWS
-from gateway.explain import explain_plan
-from gateway.federation import plan_query
-from gateway.federation_whole import WholeFetchRefused
-from gateway.federation_xmatch import FederationOptions
-from gateway.serve import build_app
+from gateway.federation.catalog import FederatedCatalog
+from gateway.federation.explain import explain_plan
+from gateway.federation.planner import plan_query
+from gateway.federation.whole import WholeFetchRefused
+from gateway.federation.xmatch import FederationOptions
 from gateway.settings import GatewaySettings
+from gateway.tap.serve import build_app
 from grammar import parse
 from standins.data import ensure_demo_data
+from standins.demo.config import DEMO_HSC_ROWS
 from tests.gateway.conftest import error_message, query_statuses, read_votable
 from tests.gateway.federation_servers import Federation, run_federation, serve_switchable
 from tests.live_server import reserve_port, serve_app

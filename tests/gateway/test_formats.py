@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gateway.arrow_types import column_meta_from_arrow
-from gateway.formats import UnsupportedFormatError, resolve_format
-from gateway.parquet_writer import COLUMNS_KEY
+from gateway.formats.arrow_types import column_meta_from_arrow
+from gateway.formats.output import UnsupportedFormatError, resolve_format
+from gateway.formats.parquet_writer import COLUMNS_KEY
 from planners.sql_catalog import ColumnInfo
 
 

@@ -25,9 +25,9 @@ import pytest
 from astropy.io.votable import parse_single_table
 
 import grammar
-from gateway.engine import LocalEngine
-from gateway.serve import build_app
+from gateway.engine.local import LocalEngine
 from gateway.settings import BackendConfig, GatewaySettings, LocalTable
+from gateway.tap.serve import build_app
 from tests.live_server import reserve_port, serve_app
 
 A_ID = np.arange(5, dtype=np.int64)

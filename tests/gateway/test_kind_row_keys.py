@@ -1,6 +1,6 @@
 """Row keys are declared by the backend kinds and used by the federation's bind joins."""
 
-from gateway.federation_exec import _key_column
+from gateway.federation.run import _key_column
 from gateway.kinds.registry import all_kinds, kind_for
 from planners.hsc_tables import TABLES
 from planners.sia_obscore import OBSCORE_COLUMNS

@@ -5,8 +5,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from gateway.serve import build_app
 from gateway.settings import GatewaySettings
+from gateway.tap.serve import build_app
 
 METHODS = {"get", "post", "put", "delete", "patch", "head", "options"}
 

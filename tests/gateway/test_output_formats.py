@@ -5,8 +5,8 @@ import xml.etree.ElementTree as ET
 import pyarrow as pa
 import pytest
 
-from gateway.formats import OUTPUT_FORMATS, OutputFormat, resolve_format
-from gateway.vosi import ServiceLimits, capabilities_xml
+from gateway.formats.output import OUTPUT_FORMATS, OutputFormat, resolve_format
+from gateway.tap.vosi import ServiceLimits, capabilities_xml
 from planners.sql_catalog import ColumnInfo
 
 LIMITS = ServiceLimits(

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 
-from gateway.engine_sphere import Polygon
+from gateway.engine.sphere import Polygon
 from planners.sql_geometry import polygon_problem
 
 

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.serve import build_app
 from gateway.settings import load_settings
+from gateway.tap.serve import build_app
 from tests.gateway.conftest import resource_sequence
 from tests.grammar.corpus import CorpusCase, load_corpus
 from tests.live_server import reserve_port, serve_app

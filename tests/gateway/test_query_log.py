@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 from typing_extensions import override
 
-from gateway.app import create_app
-from gateway.cancellation import Cancellation
-from gateway.engine import QueryResult as EngineResult
-from gateway.local_service import LocalQueryService
-from gateway.query_log import LOGGER_NAME
-from gateway.run_options import RunOptions
+from gateway.engine.local import QueryResult as EngineResult
+from gateway.engine.service import LocalQueryService
+from gateway.query.cancellation import Cancellation
+from gateway.query.log import LOGGER_NAME
+from gateway.query.options import RunOptions
 from gateway.settings import load_settings
-from gateway.uploads import UploadedTable
+from gateway.tap.app import create_app
+from gateway.tap.uploads import UploadedTable
 from grammar.nodes import Query
 from tests.gateway.conftest import (
     Stars,

@@ -24,8 +24,8 @@ from astropy.coordinates import angular_separation
 from astropy.io.votable import from_table, parse_single_table
 from astropy.table import Table
 
-from gateway.serve import build_app
 from gateway.settings import GatewaySettings
+from gateway.tap.serve import build_app
 from grammar import to_adql
 from planners.spectral_reverse import spectral_params_to_query
 from standins.data import DemoData

@@ -9,10 +9,10 @@ import pyarrow as pa
 import pytest
 from astropy.io.votable import parse
 
-from gateway.engine import LocalEngine, QueryResult
+from gateway.engine.local import LocalEngine, QueryResult
 from gateway.errors import describe_fault
-from gateway.stream_guard import prefetched
-from gateway.votable import write_votable
+from gateway.formats.votable import write_votable
+from gateway.tap.stream_guard import prefetched
 from grammar import parse as parse_adql
 from planners.sql_catalog import ColumnInfo
 from tests.gateway.conftest import query_statuses

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from typing_extensions import override
 
-from gateway.serve import build_app
 from gateway.settings import BackendConfig, GatewaySettings
+from gateway.tap.serve import build_app
 from grammar import parse
 from standins.data import DemoData, ensure_demo_data
 from tests.gateway.conftest import TapService, error_message

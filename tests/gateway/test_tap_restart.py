@@ -45,7 +45,7 @@ SERVER = """
 import sys
 from pathlib import Path
 import uvicorn
-from gateway.serve import build_app
+from gateway.tap.serve import build_app
 from gateway.settings import load_settings
 uvicorn.run(build_app(load_settings(Path(sys.argv[1]))), host="127.0.0.1",
             port=int(sys.argv[2]), log_level="warning")

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 
 from gateway.table_meta import ForeignKey, SchemaMeta, TableMeta
-from gateway.tap_schema import TAP_SCHEMA_META, array_size, build_tap_schema
-from gateway.vosi import tableset_xml
+from gateway.tap.tap_schema import TAP_SCHEMA_META, array_size, build_tap_schema
+from gateway.tap.vosi import tableset_xml
 from planners.sql_catalog import ColumnInfo
 
 OBJ = TableMeta(

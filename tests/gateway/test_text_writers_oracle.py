@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from gateway.cell_text import join_rows
-from gateway.text_writers import write_csv, write_json, write_tsv
+from gateway.formats.cell_text import join_rows
+from gateway.formats.text_writers import write_csv, write_json, write_tsv
 from planners.sql_catalog import ColumnInfo
 
 ROWS = 5000

@@ -11,8 +11,8 @@ import re
 import pytest
 
 import grammar
+from gateway.query.typecheck import catalogue_tables, check_types
 from gateway.table_meta import SchemaMeta, TableMeta
-from gateway.typecheck import catalogue_tables, check_types
 from grammar.errors import AdqlSemanticError
 from planners.sql_catalog import ColumnInfo
 from tests.grammar.corpus import load_corpus

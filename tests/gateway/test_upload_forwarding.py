@@ -24,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.formats import OutputFormat
-from gateway.serve import build_app
+from gateway.formats.output import OutputFormat
 from gateway.settings import BackendConfig, GatewaySettings, LocalTable
-from gateway.vosi import ServiceLimits, capabilities_xml
+from gateway.tap.serve import build_app
+from gateway.tap.vosi import ServiceLimits, capabilities_xml
 from tests.live_server import reserve_port, serve_app
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,9 @@ import math
 import pyarrow as pa
 import pytest
 
-from gateway.arrow_types import column_meta_from_arrow
-from gateway.upload_reader import UploadError, read_csv_upload, read_upload, read_votable_upload
-from gateway.votable import write_votable
+from gateway.formats.arrow_types import column_meta_from_arrow
+from gateway.formats.votable import write_votable
+from gateway.tap.upload_reader import UploadError, read_csv_upload, read_upload, read_votable_upload
 from planners.sql_catalog import ColumnInfo
 
 

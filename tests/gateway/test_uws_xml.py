@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pyvo.io import uws
 
-from gateway.jobs import Job, JobError, JobParameter, JobResult, Phase
-from gateway.uws_xml import (
+from gateway.jobs.model import Job, JobError, JobParameter, JobResult, Phase
+from gateway.tap.uws_xml import (
     JOB_INFO_NS,
     format_time,
     job_list_xml,

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway import vosi
 from gateway.table_meta import ForeignKey, SchemaMeta, TableMeta
+from gateway.tap import vosi
 from planners.sql_catalog import ColumnInfo
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"

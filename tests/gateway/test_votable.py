@@ -19,10 +19,10 @@ import pyarrow as pa
 import pytest
 from astropy.io.votable import parse
 
-from gateway import votable_binary2
-from gateway.arrow_types import column_meta_from_arrow
-from gateway.votable import VOTABLE_NAMESPACE, error_votable, write_votable
-from gateway.votable_binary2 import Base64Lines
+from gateway.formats import binary2 as votable_binary2
+from gateway.formats.arrow_types import column_meta_from_arrow
+from gateway.formats.binary2 import Base64Lines
+from gateway.formats.votable import VOTABLE_NAMESPACE, error_votable, write_votable
 from planners.sql_catalog import ColumnInfo
 
 NS = {"v": VOTABLE_NAMESPACE}

@@ -1,7 +1,7 @@
 """The vectorised BINARY2 reader against astropy's parse of the very same bytes.
 
 Oracle: ``decode_votable`` used to hand every document to astropy.io.votable and convert its
-masked arrays with ``gateway.upload_reader.votable_table_to_arrow``; that path (``_read`` with
+masked arrays with ``gateway.tap.upload_reader.votable_table_to_arrow``; that path (``_read`` with
 no stream) is kept for what the vectorised reader leaves alone, and it is what each fast
 decode is compared with, cell by cell, over documents written by astropy (every datatype,
 VALUES nulls, arrays, Unicode) and by the gateway's own writer.
@@ -22,10 +22,10 @@ import pyarrow as pa
 import pytest
 from astropy.io.votable.tree import Field, Resource, TableElement, VOTableFile
 
-from gateway import decode_votable as dv
-from gateway.arrow_types import column_meta_from_arrow
-from gateway.decode import DecodeError
-from gateway.votable import write_votable
+from gateway.formats import decode_votable as dv
+from gateway.formats.arrow_types import column_meta_from_arrow
+from gateway.formats.decode import DecodeError
+from gateway.formats.votable import write_votable
 from tests.gateway.test_votable import sample_table
 
 FIELDS: list[dict[str, Any]] = [

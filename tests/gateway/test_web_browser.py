@@ -23,8 +23,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import grammar
-from gateway.demo_config import DemoPorts
 from standins.data import ensure_demo_data
+from standins.demo.config import DemoPorts
 from tests.gateway.conftest import TapService, angular_distance, cone_mask
 from tests.gateway.federation_servers import serve_demo_gateway
 

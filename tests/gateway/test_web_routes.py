@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 import grammar
-from gateway.serve import build_app
 from gateway.settings import GatewaySettings
+from gateway.tap.serve import build_app
 from tests.gateway.conftest import TapService, error_message
 from tests.live_server import reserve_port, serve_app
 

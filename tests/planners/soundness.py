@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import csv
 
-from gateway.engine import LocalEngine
+from gateway.engine.local import LocalEngine
 from grammar import nodes as n
 from planners.base import BackendRequest, Planner
 from planners.negotiate import Fragment, negotiate

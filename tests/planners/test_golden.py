@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.builtin_catalog import builtin_planners
+from gateway.federation.builtin_catalog import builtin_planners
 from gateway.translate import translate
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 import grammar
-from gateway.engine import LocalEngine
+from gateway.engine.local import LocalEngine
 from grammar import nodes as n
 from planners.sql import ColumnInfo, ResolvedTable, to_sql
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gateway.engine import LocalEngine
+from gateway.engine.local import LocalEngine
 from grammar import parse
 from planners.base import Planner
 from planners.hsc import HscPlanner

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, example, given, seed, settings
 from hypothesis import strategies as st
 
 import grammar
-from gateway.engine import LocalEngine
+from gateway.engine.local import LocalEngine
 from grammar import nodes as n
 from planners.negotiate import negotiate
 from planners.sia import RUBIN_DP1_COLUMNS, SiaPlanner

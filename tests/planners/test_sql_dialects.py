@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 import grammar
-from gateway.engine import LocalEngine
+from gateway.engine.local import LocalEngine
 from grammar.errors import UnsupportedError
 from planners.sql import to_sql
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway import cli
-from gateway.builtin_catalog import builtin_planners, configured_planners
+from gateway.federation.builtin_catalog import builtin_planners, configured_planners
 from gateway.translate import translate
 
 QUERY = "SELECT TOP 3 MatchID FROM hscv3.summary WHERE CI > 1 AND NumImages <> 2 ORDER BY MatchID"

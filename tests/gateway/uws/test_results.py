@@ -14,8 +14,8 @@ import pytest
 from astropy.io.votable import parse_single_table
 from moto.server import ThreadedMotoServer
 
-from gateway.jobs import UnknownJobError
-from gateway.uws.results import (
+from gateway.jobs.model import UnknownJobError
+from gateway.jobs.results import (
     DirectoryResultStore,
     ResultNotFoundError,
     ResultStore,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event
 
-from gateway.jobs import (
+from gateway.jobs.model import (
     RESTART_MESSAGE,
     JobError,
     JobParameter,
@@ -20,7 +20,7 @@ from gateway.jobs import (
     Phase,
     UnknownJobError,
 )
-from gateway.uws.store import SqlJobStore
+from gateway.jobs.store import SqlJobStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

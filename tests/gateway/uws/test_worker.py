@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cancellation import Cancellation
-from gateway.jobs import Job, JobResult, Phase
+from gateway.jobs.execute import JobBody, JobExecutor
+from gateway.jobs.model import Job, JobResult, Phase
+from gateway.jobs.queue import ArqQueue, InProcessQueue, QueueUnavailableError
+from gateway.jobs.reaper import DEAD_WORKER_MESSAGE, MAX_ATTEMPTS, reap_stale
+from gateway.jobs.results import DirectoryResultStore, ResultStore
+from gateway.jobs.store import SqlJobStore
+from gateway.jobs.worker import build_worker, close_worker
+from gateway.query.cancellation import Cancellation
 from gateway.settings import GatewaySettings
-from gateway.uws.execute import JobBody, JobExecutor
-from gateway.uws.queue import ArqQueue, InProcessQueue, QueueUnavailableError
-from gateway.uws.reaper import DEAD_WORKER_MESSAGE, MAX_ATTEMPTS, reap_stale
-from gateway.uws.results import DirectoryResultStore, ResultStore
-from gateway.uws.store import SqlJobStore
-from gateway.uws.worker import build_worker, close_worker
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

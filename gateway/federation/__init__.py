@@ -1,0 +1,1 @@
+"""The federation: catalogue, planner, fetches from backends, joins, explain."""

@@ -1,0 +1,1 @@
+"""Result writers and backend answer readers: VOTable, BINARY2, CSV/TSV, JSON, Parquet."""

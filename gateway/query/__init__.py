@@ -1,0 +1,1 @@
+"""What a query service is and how one query runs: options, cancellation, type checks, logs."""

@@ -1,0 +1,1 @@
+"""The demo federation: its configuration, the supervisor of its services, the run."""
