@@ -24,17 +24,31 @@ class ParamRef:
 Location = Span | ParamRef | None
 
 
+EXCERPT_BEFORE = 60
+"""Characters of the offending line shown before the error column."""
+EXCERPT_AFTER = 40
+"""Characters shown after the offending text."""
+
+
 def caret_excerpt(text: str, line: int, column: int, width: int = 1) -> str:
     """Return the 1-based ``line`` of ``text`` with a caret line under ``column``.
 
     Tabs in the source line are kept in the caret line, so the caret lines up in a terminal.
+    A long line (a generated query can be one line of megabytes) is cut to a window around the
+    column, marked with ``...`` at the cut ends, so the message stays readable and small.
     """
     lines = text.splitlines() or [""]
     if not 1 <= line <= len(lines):
         return ""
     source = lines[line - 1]
-    pad = "".join("\t" if ch == "\t" else " " for ch in source[: max(column - 1, 0)])
-    return f"  {source}\n  {pad}{'^' * max(width, 1)}"
+    at = max(column - 1, 0)
+    start = max(at - EXCERPT_BEFORE, 0)
+    end = min(at + max(width, 1) + EXCERPT_AFTER, len(source))
+    head = "..." if start > 0 else ""
+    tail = "..." if end < len(source) else ""
+    pad = " " * len(head) + "".join("\t" if ch == "\t" else " " for ch in source[start:at])
+    caret = "^" * max(min(width, end - at), 1)
+    return f"  {head}{source[start:end]}{tail}\n  {pad}{caret}"
 
 
 class AdqlError(ValueError):
@@ -113,6 +127,10 @@ class SemanticProblem:
         return self.message
 
 
+MESSAGE_PROBLEMS = 20
+"""How many semantic problems a message lists before it counts the rest."""
+
+
 class AdqlSemanticError(AdqlError):
     """The text parses but does not make sense: unknown or ambiguous names, bad arity.
 
@@ -125,7 +143,12 @@ class AdqlSemanticError(AdqlError):
             msg = "AdqlSemanticError needs at least one problem"
             raise ValueError(msg)
         self.problems = tuple(problems)
-        super().__init__("\n".join(p.render() for p in self.problems), self.problems[0].location)
+        # A generated query can repeat one mistake thousands of times: the message names the
+        # first few and counts the rest (``problems`` keeps them all).
+        shown = [p.render() for p in self.problems[:MESSAGE_PROBLEMS]]
+        if len(self.problems) > MESSAGE_PROBLEMS:
+            shown.append(f"... and {len(self.problems) - MESSAGE_PROBLEMS} more problems")
+        super().__init__("\n".join(shown), self.problems[0].location)
 
 
 class ParamError(AdqlError):
