@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import pyvo
+import requests
 from astropy.io import fits
 from astropy.wcs import WCS
 
@@ -44,6 +45,17 @@ COADDS = (
 class Gateway:
     url: str
     federation: Federation
+
+
+HTTP = requests.Session()
+"""pyvo's HTTP session for this module, closed after it (pyvo's own per-service sessions are
+never closed, and their pooled sockets then surface as unclosed-socket warnings in later tests)."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_http_session() -> Iterator[None]:
+    yield
+    HTTP.close()
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +98,13 @@ def _fits(stream: object) -> fits.HDUList:
 def test_access_url_of_a_federated_obscore_row_links_to_its_image(
     gateway: Gateway, demo: DemoData, table: str
 ) -> None:
-    service = pyvo.dal.TAPService(gateway.url)
+    service = pyvo.dal.TAPService(gateway.url, session=HTTP)
     rows = service.run_sync(COADDS.format(table=table))
     assert len(rows) == 4
     owners = _obs_ids(demo)
     for row in rows:
         assert row["access_url"].startswith(f"{gateway.url}/datalink/links?ID=")
-        links = pyvo.dal.adhoc.DatalinkResults.from_result_url(row["access_url"])
+        links = pyvo.dal.adhoc.DatalinkResults.from_result_url(row["access_url"], session=HTTP)
         this = next(links.bysemantics("#this", include_narrower=False))
         assert this["ID"] == row["obs_publisher_did"]
         with _fits(this.getdataset()) as hdus:
@@ -101,7 +113,7 @@ def test_access_url_of_a_federated_obscore_row_links_to_its_image(
 
 
 def test_iter_datalinks_uses_the_service_descriptor(gateway: Gateway, demo: DemoData) -> None:
-    service = pyvo.dal.TAPService(gateway.url)
+    service = pyvo.dal.TAPService(gateway.url, session=HTTP)
     # No access_url selected: only the descriptor in the result can lead to the links.
     rows = service.run_sync(
         "SELECT obs_id, obs_publisher_did FROM rsp_sia.obscore "
@@ -121,9 +133,9 @@ def test_iter_datalinks_uses_the_service_descriptor(gateway: Gateway, demo: Demo
 
 
 def test_soda_cutout_of_a_federated_row_opens_with_astropy(gateway: Gateway) -> None:
-    service = pyvo.dal.TAPService(gateway.url)
+    service = pyvo.dal.TAPService(gateway.url, session=HTTP)
     row = service.run_sync(COADDS.format(table="ivoa.ObsCore"))[0]
-    links = pyvo.dal.adhoc.DatalinkResults.from_result_url(row["access_url"])
+    links = pyvo.dal.adhoc.DatalinkResults.from_result_url(row["access_url"], session=HTTP)
     proc = links.get_first_proc()
     assert proc["semantics"] == "#cutout"
     centre = (float(row["s_ra"]), float(row["s_dec"]))
@@ -138,7 +150,7 @@ def test_soda_cutout_of_a_federated_row_opens_with_astropy(gateway: Gateway) -> 
 
 
 def test_spectral_rows_link_to_their_spectrum_and_its_cutout(gateway: Gateway) -> None:
-    service = pyvo.dal.TAPService(gateway.url)
+    service = pyvo.dal.TAPService(gateway.url, session=HTTP)
     rows = service.run_sync(
         "SELECT TOP 3 specobjid, z FROM sdss_dr16.specobj "
         "WHERE CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 53.2, -28.1, 0.3)) = 1"
@@ -186,12 +198,14 @@ def test_links_errors(gateway: Gateway) -> None:
         assert "several services (rsp_sia, spec)" in error_message(mixed.content)
         bad_backend = client.get(url, params={"ID": "1", "BACKEND": "nope"})
         assert bad_backend.status_code == 400
-    unknown = pyvo.dal.adhoc.DatalinkResults.from_result_url(f"{url}?ID=ivo%3A%2F%2Felsewhere")
+    unknown = pyvo.dal.adhoc.DatalinkResults.from_result_url(
+        f"{url}?ID=ivo%3A%2F%2Felsewhere", session=HTTP
+    )
     assert [str(r["error_message"]).split(":")[0] for r in unknown] == ["NotFoundFault"]
 
 
 def test_async_results_carry_links_and_the_descriptor(gateway: Gateway) -> None:
-    service = pyvo.dal.TAPService(gateway.url)
+    service = pyvo.dal.TAPService(gateway.url, session=HTTP)
     rows = service.run_async(COADDS.format(table="rsp_sia.obscore"))
     assert len(rows) == 4
     assert all(str(u).startswith(f"{gateway.url}/datalink/links?ID=") for u in rows["access_url"])
@@ -253,7 +267,7 @@ def test_access_url_rewrite_keeps_the_column_type(kind: pa.DataType) -> None:
 
 
 def test_spectra_aligned_on_one_grid_match_the_single_spectra(gateway: Gateway) -> None:
-    service = pyvo.dal.TAPService(gateway.url)
+    service = pyvo.dal.TAPService(gateway.url, session=HTTP)
     ids = [
         str(i)
         for i in service.run_sync(

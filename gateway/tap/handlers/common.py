@@ -41,6 +41,12 @@ class GatewayState:
     started: datetime
     health: HealthProbe = field(default_factory=HealthProbe)
     """Which remote backends answer now (``/availability``)."""
+    datalink_routes: DatalinkRoutes = field(init=False)
+    """Owners of dataset IDs, for DataLink in results and at ``/datalink/links``."""
+
+    def __post_init__(self) -> None:
+        # The settings are fixed for the app's life: the routes are built once, not per request.
+        self.datalink_routes = DatalinkRoutes.from_settings(self.settings)
 
     @property
     def upload_policy(self) -> UploadPolicy:
@@ -51,10 +57,6 @@ class GatewayState:
             url_hosts=tuple(self.settings.upload_url_hosts),
         )
 
-    @property
-    def datalink_routes(self) -> DatalinkRoutes:
-        """Owners of dataset IDs, for DataLink in results and at ``/datalink/links``."""
-        return DatalinkRoutes.from_settings(self.settings)
 
     @property
     def base_url(self) -> str:
