@@ -51,6 +51,8 @@ from gateway.jobs.times import from_us, to_us
 REPEATABLE_PARAMETERS = frozenset({"UPLOAD"})
 
 _POLL_START = 0.05
+_LOAD_BLOCK = 500
+"""Jobs whose parameters and results are read in one query (within SQLite's variable limit)."""
 _POLL_MAX = 1.0
 
 
@@ -154,7 +156,7 @@ class SqlJobStore:
             query = query.limit(last)
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
-            return [await self._load(conn, row) for row in rows]
+            return await self._load_many(conn, rows)
 
     async def count_active(self, owner: str | None) -> int:
         """How many of ``owner``'s jobs are queued or executing (for per-user quotas)."""
@@ -546,41 +548,56 @@ class SqlJobStore:
         return None if row is None else await self._load(conn, row)
 
     async def _load(self, conn: AsyncConnection, row: Row[Any]) -> Job:
+        return (await self._load_many(conn, [row]))[0]
+
+    async def _load_many(
+        self, conn: AsyncConnection, rows: Sequence[Row[Any]]
+    ) -> builtins.list[Job]:
+        """The jobs of ``rows`` with their parameters and results.
+
+        Two queries per block of jobs, not two per job: a job list of thousands would
+        otherwise cost thousands of queries.
+        """
         p, r = tables.parameters, tables.results
-        params = (
-            await conn.execute(
-                select(p.c.name, p.c.value, p.c.by_reference)
-                .where(p.c.job_id == row.job_id)
-                .order_by(p.c.position)
-            )
-        ).all()
-        results = (
-            await conn.execute(
-                select(r.c.result_id, r.c.href, r.c.mime_type, r.c.size)
-                .where(r.c.job_id == row.job_id)
-                .order_by(r.c.position)
-            )
-        ).all()
-        created = from_us(row.creation_us)
-        if created is None:  # the schema says NOT NULL; this satisfies the type checker
-            raise UnknownJobError(row.job_id)
-        return Job(
-            job_id=row.job_id,
-            run_id=row.run_id,
-            owner_id=row.owner_id,
-            phase=Phase(row.phase),
-            creation_time=created,
-            start_time=from_us(row.start_us),
-            end_time=from_us(row.end_us),
-            execution_duration=row.execution_duration,
-            destruction=from_us(row.destruction_us),
-            parameters=tuple(JobParameter(n, v, bool(b)) for n, v, b in params),
-            results=tuple(JobResult(*res) for res in results),
-            error=None
-            if row.error_message is None
-            else JobError(row.error_message, row.error_type),
-            quote=from_us(row.quote_us),
-        )
+        params: dict[str, builtins.list[JobParameter]] = {}
+        results: dict[str, builtins.list[JobResult]] = {}
+        for start in range(0, len(rows), _LOAD_BLOCK):
+            ids = [row.job_id for row in rows[start : start + _LOAD_BLOCK]]
+            for job_id, name, value, by_reference in await conn.execute(
+                select(p.c.job_id, p.c.name, p.c.value, p.c.by_reference)
+                .where(p.c.job_id.in_(ids))
+                .order_by(p.c.job_id, p.c.position)
+            ):
+                params.setdefault(job_id, []).append(JobParameter(name, value, bool(by_reference)))
+            for job_id, *result in await conn.execute(
+                select(r.c.job_id, r.c.result_id, r.c.href, r.c.mime_type, r.c.size)
+                .where(r.c.job_id.in_(ids))
+                .order_by(r.c.job_id, r.c.position)
+            ):
+                results.setdefault(job_id, []).append(JobResult(*result))
+        return [_job(row, params.get(row.job_id, ()), results.get(row.job_id, ())) for row in rows]
+
+
+def _job(row: Row[Any], params: Iterable[JobParameter], results: Iterable[JobResult]) -> Job:
+    """A job from its row in the jobs table and its parameters and results."""
+    created = from_us(row.creation_us)
+    if created is None:  # the schema says NOT NULL; this satisfies the type checker
+        raise UnknownJobError(row.job_id)
+    return Job(
+        job_id=row.job_id,
+        run_id=row.run_id,
+        owner_id=row.owner_id,
+        phase=Phase(row.phase),
+        creation_time=created,
+        start_time=from_us(row.start_us),
+        end_time=from_us(row.end_us),
+        execution_duration=row.execution_duration,
+        destruction=from_us(row.destruction_us),
+        parameters=tuple(params),
+        results=tuple(results),
+        error=None if row.error_message is None else JobError(row.error_message, row.error_type),
+        quote=from_us(row.quote_us),
+    )
 
 
 @contextlib.asynccontextmanager

@@ -375,3 +375,34 @@ async def test_a_change_wakes_only_the_waiters_of_that_job(store):
         for task in waiters.values():
             task.cancel()
         await asyncio.gather(*waiters.values(), return_exceptions=True)
+
+
+async def test_a_long_job_list_reads_parameters_and_results_in_blocks(store):
+    """Listing N jobs costs a few statements per 500 jobs, not two per job, and every job
+    still gets its own parameters and results."""
+    jobs = [await store.create([("QUERY", f"SELECT {i} FROM t")]) for i in range(620)]
+    for job in jobs[:3]:
+        await store.run(job.job_id)
+        await store.mark_started(job.job_id)
+        await store.mark_completed(job.job_id, [JobResult("result", f"/r/{job.job_id}", None, 7)])
+    statements = 0
+
+    def count(*_args: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        listed = await store.list()
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+    assert len(listed) == 620
+    assert statements <= 1 + 2 * 2 + 2  # the jobs, two blocks of two, and a connection's set-up
+    by_id = {job.job_id: job for job in listed}
+    for i, job in enumerate(jobs):
+        assert by_id[job.job_id].parameters == (
+            JobParameter("QUERY", f"SELECT {i} FROM t", by_reference=False),
+        )
+    for job in jobs[:3]:
+        assert by_id[job.job_id].results == (JobResult("result", f"/r/{job.job_id}", None, 7),)
+    assert all(by_id[job.job_id].results == () for job in jobs[3:])
