@@ -85,7 +85,7 @@ def _metas(schema: pa.Schema, given: Sequence[ColumnInfo] | None) -> tuple[Colum
 class _Table:
     written: tuple[str, ...]
     registered: str
-    source: pa.Table | ds.Dataset
+    source: pa.Table | ds.Dataset | pa.RecordBatchReader
     columns: tuple[ColumnInfo, ...]
     sql_name: tuple[str, ...]
 
@@ -229,7 +229,7 @@ class LocalEngine:
     def add_table(
         self,
         name: str | Sequence[str],
-        data: pa.Table | ds.Dataset,
+        data: pa.Table | ds.Dataset | pa.RecordBatchReader,
         columns: Sequence[ColumnInfo] | None = None,
     ) -> None:
         """Expose Arrow data as ``schema.table`` (catalogue case kept, matched per ADQL)."""

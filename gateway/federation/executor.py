@@ -298,10 +298,64 @@ class Executor:
         # Typed CSV is parsed in slices while it arrives (the HSC SMC answer is 85 MB).
         slices = CsvSlices(expected) if expected and is_csv(response_format) else None
         answer = await self._send(config, prepared, slices)
+        return await self._decoded(
+            config, prepared, answer, response_format, expected, slices=slices
+        )
+
+    async def fetch_slices(
+        self,
+        backend: str,
+        request: BackendRequest,
+        slices: CsvSlices,
+        *,
+        run_id: str | None = None,
+        authorization: str | None = None,
+        expected: Sequence[ColumnInfo] = (),
+        uploads: Mapping[str, bytes] | None = None,
+    ) -> Decoded | None:
+        """Send an unpaged CSV ``request``, feeding ``slices`` while its answer arrives.
+
+        Whoever reads ``slices`` may take them as they come (:meth:`CsvSlices.take`); then
+        the answer ends with :meth:`CsvSlices.close` and None is returned. Otherwise the
+        answer is decoded whole, as :meth:`fetch` does. A retry happens only before any
+        slice was fed (the answer's status is known first), so no taken row is sent twice.
+
+        Raises
+        ------
+        BackendError
+            As :meth:`fetch`.
+        """
+        config = self.config(backend)
+        prepared = prepare(
+            config,
+            request,
+            credentials=self._credentials[backend],
+            run_id=run_id,
+            authorization=authorization,
+            uploads=uploads or {},
+        )
+        answer = await self._send(config, prepared, slices)
+        if not slices.taken:
+            return await self._decoded(
+                config, prepared, answer, request.response_format, expected, slices=slices
+            )
+        _check_media(config, prepared, answer, request.response_format)
+        slices.close(answer.body)
+        return None
+
+    async def _decoded(
+        self,
+        config: BackendConfig,
+        prepared: Prepared,
+        answer: Answer,
+        response_format: str,
+        expected: Sequence[ColumnInfo],
+        *,
+        slices: CsvSlices | None,
+    ) -> Decoded:
+        """The answer's table (big bodies decoded in a worker thread)."""
+        _check_media(config, prepared, answer, response_format)
         url = public_url(prepared.url)
-        if "text/html" in answer.content_type and response_format != "html":
-            cause = f"malformed answer: an HTML page where {response_format} was expected"
-            raise BackendError(config.name, url, cause)
         body = answer.body
         try:
             if slices is not None:
@@ -356,6 +410,15 @@ class Executor:
                 if time.monotonic() - started + delay >= policy.max_total:
                     raise failure.error from failure
             await asyncio.sleep(delay)
+
+
+def _check_media(
+    config: BackendConfig, prepared: Prepared, answer: Answer, response_format: str
+) -> None:
+    """Refuse an HTML page (a portal's error page) where a table format was asked for."""
+    if "text/html" in answer.content_type and response_format != "html":
+        cause = f"malformed answer: an HTML page where {response_format} was expected"
+        raise BackendError(config.name, public_url(prepared.url), cause)
 
 
 def _with_page(prepared: Prepared, number: int) -> Prepared:

@@ -167,15 +167,22 @@ class PlanRunner:
         wanted = [by_name.get(name.lower()) for name in fragment.columns]
         return tuple(c for c in wanted if c is not None)
 
+    def fragment_inputs(
+        self, plan: Plan, uploads: Mapping[str, pa.Table]
+    ) -> tuple[tuple[ColumnInfo, ...], dict[str, bytes]]:
+        """The expected columns of ``plan.fragment`` and the upload bodies its requests send."""
+        assert plan.fragment is not None
+        names = {u for r in plan.fragment.requests for u in r.uploads}
+        bodies = {
+            name: self.raw_uploads.get(name.lower()) or _votable(uploads[name.lower()])
+            for name in names
+        }
+        return self._single_expected(plan, plan.fragment), bodies
+
     async def run(self, plan: Plan, uploads: Mapping[str, pa.Table]) -> Execution:
         """Fetch every remote part of ``plan``."""
         if plan.fragment is not None:
-            names = {u for r in plan.fragment.requests for u in r.uploads}
-            bodies = {
-                name: self.raw_uploads.get(name.lower()) or _votable(uploads[name.lower()])
-                for name in names
-            }
-            expected = self._single_expected(plan, plan.fragment)
+            expected, bodies = self.fragment_inputs(plan, uploads)
             fetched = await self.fetch_fragment(plan.fragment, expected, bodies)
             self.result.tables[FRAGMENT_KEY] = fetched
             return self.result

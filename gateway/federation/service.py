@@ -23,7 +23,7 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -33,9 +33,11 @@ from gateway.engine.local import LocalEngine, QueryResult
 from gateway.errors import ResourceLimitError
 from gateway.federation.catalog import FederatedCatalog
 from gateway.federation.executor import Executor, ExecutorOptions
+from gateway.federation.fetched import Fetched
 from gateway.federation.link import link_query
 from gateway.federation.planner import ROWS_TABLE, Plan, plan_query
 from gateway.federation.run import FRAGMENT_KEY, Execution, PlanRunner
+from gateway.federation.streamed import BatchChannel, FragmentStream
 from gateway.federation.upload_join import link_column
 from gateway.federation.xmatch import FederationOptions
 from gateway.formats.arrow_types import (
@@ -45,6 +47,7 @@ from gateway.formats.arrow_types import (
     column_meta_from_arrow,
     field_metadata,
 )
+from gateway.formats.decode import is_csv
 from gateway.formats.table_files import read_table_file
 from gateway.kinds.registry import kind_for
 from gateway.query.cancellation import Cancellation, in_worker_thread
@@ -196,9 +199,19 @@ class FederatedQueryService:
         )
         tables = {name.lower(): _with_metadata(up) for name, up in uploads.items()}
         raw = {name.lower(): up.raw for name, up in uploads.items() if up.raw is not None}
-        execution = await self._fetch(
-            executor, plan, tables, options, cancellation, failed={}, raw=raw
-        )
+        if _streamable(plan, options):
+            stream = await self._stream(
+                executor, plan, tables, options, cancellation=cancellation, raw=raw
+            )
+            if isinstance(stream, FragmentStream):
+                return await in_worker_thread(
+                    cancellation, self._finish_stream, plan, stream, maxrec, cancellation
+                )
+            execution = Execution(tables={FRAGMENT_KEY: stream})
+        else:
+            execution = await self._fetch(
+                executor, plan, tables, options, cancellation, failed={}, raw=raw
+            )
         if plan.fragment is not None and execution.failed:
             # The only backend failed and PARTIAL was asked: answer the federated form of the
             # query over empty tables, which gives the right columns and no rows.
@@ -255,6 +268,94 @@ class FederatedQueryService:
             infos.append(("BACKEND_OVERFLOW", "true", "a backend cut its answer at its limit"))
         return result.federated(infos, fetched_overflow=execution.overflow, on_close=engine.close)
 
+    async def _stream(
+        self,
+        executor: Executor,
+        plan: Plan,
+        uploads: Mapping[str, pa.Table],
+        options: RunOptions,
+        *,
+        cancellation: Cancellation,
+        raw: Mapping[str, bytes],
+    ) -> FragmentStream | Fetched:
+        """Start the single fragment's fetch: a stream once its first slice parsed, else rows.
+
+        Before the first slice is passed on, failures and cancellation are those of
+        :meth:`_fetch`; afterwards the cancellation stops the stream (fetch, channel).
+        """
+        assert plan.fragment is not None
+        runner = self._runner(executor, options, raw)
+        expected, bodies = runner.fragment_inputs(plan, uploads)
+        fragment = plan.fragment
+        declared = self._single_table_columns(plan)
+        if cancellation.cancelled:
+            msg = "the query was cancelled"
+            raise ResourceLimitError(msg)
+        stream = FragmentStream(
+            executor,
+            fragment.backend,
+            fragment.requests[0],
+            expected=expected,
+            uploads=bodies,
+            run_id=options.run_id,
+            authorization=options.authorization,
+            declare=lambda table, fetched: declared_table(table, fetched, declared),
+            report=functools.partial(runner.report, fragment.backend),
+        )
+        starting = asyncio.ensure_future(stream.start())
+        cancellation.cancels_task(starting)
+        try:
+            fetched = await starting
+        except asyncio.CancelledError:
+            stream.stop()
+            caller = asyncio.current_task()
+            if caller is not None and caller.cancelling():
+                raise
+            msg = "the query was cancelled while fetching from backends"
+            raise ResourceLimitError(msg) from None
+        if fetched is not None:
+            runner.report(fragment.backend, fetched.table.num_rows)
+            return fetched
+        cancellation.on_cancel(stream.stop)
+        return stream
+
+    def _finish_stream(
+        self, plan: Plan, stream: FragmentStream, maxrec: int, cancellation: Cancellation
+    ) -> QueryResult:
+        """Run the local query over the arriving rows; closing the result stops the fetch."""
+        channel = stream.channel
+        assert channel is not None
+
+        def close() -> None:
+            stream.stop()  # first: no DuckDB thread may wait on the channel when it closes
+            engine.close()
+
+        engine = self._base_engine()
+        try:
+            engine.add_table(ROWS_TABLE, channel.reader(), stream.columns)
+            local = link_query(plan.local_query, {s.ref.index: s for s in plan.scans}, [])
+            result = engine.execute(local, maxrec=maxrec, cancellation=cancellation)
+        except BaseException:
+            close()
+            raise
+        rows = result.with_batches(_fetch_failures(result.batches, channel))
+        return rows.federated([], fetched_overflow=False, on_close=close)
+
+    def _runner(
+        self, executor: Executor, options: RunOptions, raw: Mapping[str, bytes]
+    ) -> PlanRunner:
+        return PlanRunner(
+            executor,
+            self.catalog,
+            self.options,
+            options.run_id,
+            options.partial,
+            authorization=options.authorization,
+            local_files={name: table.path for name, table in self._local_files.items()},
+            progress=options.progress,
+            raw_uploads=raw,
+        )
+
     async def _fetch(
         self,
         executor: Executor,
@@ -266,17 +367,7 @@ class FederatedQueryService:
         failed: Mapping[str, str],
         raw: Mapping[str, bytes],
     ) -> Execution:
-        runner = PlanRunner(
-            executor,
-            self.catalog,
-            self.options,
-            options.run_id,
-            options.partial,
-            authorization=options.authorization,
-            local_files={name: table.path for name, table in self._local_files.items()},
-            progress=options.progress,
-            raw_uploads=raw,
-        )
+        runner = self._runner(executor, options, raw)
         runner.result.failed.update(failed)
         if not plan.fragments and not any(s.ref.source == "upload" for s in plan.scans):
             return runner.result
@@ -296,7 +387,8 @@ class FederatedQueryService:
             msg = "the query was cancelled while fetching from backends"
             raise ResourceLimitError(msg) from None
 
-    def _engine(self, plan: Plan, execution: Execution) -> LocalEngine:
+    def _base_engine(self) -> LocalEngine:
+        """A query's engine with TAP_SCHEMA and the local tables."""
         engine = LocalEngine()
         for name, data, columns in self._tap_schema:
             engine.add_table(("TAP_SCHEMA", name), data, columns)
@@ -305,6 +397,10 @@ class FederatedQueryService:
             engine.add_table(
                 table.name, self._local_data[key], entry.meta.columns if entry else None
             )
+        return engine
+
+    def _engine(self, plan: Plan, execution: Execution) -> LocalEngine:
+        engine = self._base_engine()
         if plan.fragment is not None:
             fetched = execution.tables[FRAGMENT_KEY]
             declared = self._single_table_columns(plan)
@@ -340,6 +436,36 @@ class FederatedQueryService:
         self._loop = None
         if executor is not None:
             await executor.aclose()
+
+
+def _streamable(plan: Plan, options: RunOptions) -> bool:
+    """Whether the single fragment's answer may be streamed into the local query.
+
+    One unpaged CSV request, without PARTIAL (whose fallback re-plans after a failure, which
+    needs the whole outcome first). Paged answers can overflow, which must be known up front.
+    """
+    fragment = plan.fragment
+    if fragment is None or options.partial or len(fragment.requests) != 1:
+        return False
+    request = fragment.requests[0]
+    paged = request.paging is not None and request.paging.may_overflow
+    return is_csv(request.response_format) and not paged
+
+
+def _fetch_failures(
+    batches: Iterator[pa.RecordBatch], channel: BatchChannel
+) -> Iterator[pa.RecordBatch]:
+    """The result's batches; a failure of the streamed fetch is raised as itself.
+
+    DuckDB reports an error of the reader it scans as its own I/O error, which would hide the
+    backend's name and cause.
+    """
+    try:
+        yield from batches
+    except Exception as error:
+        if channel.error is not None and channel.error is not error:
+            raise channel.error from error
+        raise
 
 
 def _outer_links(execution: Execution) -> dict[int, list[int]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
@@ -210,9 +210,23 @@ class CsvSlices:
         self._parsed = 0
         self._parts: list[Future[pa.Table]] = []
         self._usable = True
+        self._taken = 0
+        self._closed = False
+        self.on_part: Callable[[], None] | None = None
+        """Told (on the caller's thread) whenever a slice is submitted or the body ends."""
 
     def restart(self) -> None:
-        """Forget what was fed: a new attempt of the request sends the body again."""
+        """Forget what was fed: a new attempt of the request sends the body again.
+
+        Raises
+        ------
+        RuntimeError
+            When slices were already taken (:meth:`take`): sending them again would
+            duplicate rows downstream.
+        """
+        if self._taken:
+            msg = "a CSV answer whose slices were handed on cannot be restarted"
+            raise RuntimeError(msg)
         for part in self._parts:
             part.cancel()
         self._header, self._convert, self._parsed, self._parts = None, None, 0, []
@@ -238,6 +252,56 @@ class CsvSlices:
             _SLICE_POOL.submit(_csv_slice, pa.py_buffer(piece), named, self._convert)
         )
         self._parsed = end + 1
+        if self.on_part is not None:
+            self.on_part()
+
+    # ------------------------------------------------------------------ streaming
+
+    def peek(self) -> Future[pa.Table] | None:
+        """The first slice's parse while none was taken (None before it is submitted)."""
+        return self._parts[0] if self._parts and not self._taken else None
+
+    def take(self) -> Future[pa.Table] | None:
+        """The next slice not yet taken, in order; the first call commits to streaming.
+
+        Once a slice is taken, :meth:`finish` is no longer allowed: the body's end must be
+        passed to :meth:`close` and the last slice taken from here too.
+        """
+        if self._taken >= len(self._parts):
+            return None
+        part = self._parts[self._taken]
+        # Dropped here: the consumer holds the rows it still needs, nobody else does.
+        self._parts[self._taken] = _DONE
+        self._taken += 1
+        return part
+
+    @property
+    def taken(self) -> bool:
+        """True once a slice was handed on (the answer is streamed, not decoded whole)."""
+        return self._taken > 0
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` submitted the last slice."""
+        return self._closed
+
+    def close(self, body: Body) -> None:
+        """Submit the lines after the last slice (quotes allowed) once ``body`` is complete.
+
+        Only for a streamed answer (:attr:`taken`): the rest starts at a line after quote-free
+        slices, so it starts a record and a CSV parse of it alone is right.
+        """
+        assert self._header is not None
+        assert self._convert is not None
+        rest = bytes(body[self._parsed :])
+        if rest.strip():
+            self._parts.append(
+                _SLICE_POOL.submit(_csv_slice, pa.py_buffer(rest), self._header, self._convert)
+            )
+        self._parsed = len(body)
+        self._closed = True
+        if self.on_part is not None:
+            self.on_part()
 
     def _start(self, body: bytearray) -> bool:
         if b"\n" not in body[:65536]:
@@ -259,6 +323,9 @@ class CsvSlices:
         DecodeError, ServiceError
             As :func:`decode_csv`.
         """
+        if self._taken:
+            msg = "a CSV answer whose slices were handed on ends with close(), not finish()"
+            raise RuntimeError(msg)
         rest = bytes(body[self._parsed :])
         table = None
         if self._usable and self._parts and b'"' not in rest:
@@ -277,6 +344,15 @@ class CsvSlices:
             return pa.concat_tables(tables)
         except pa.ArrowInvalid:
             return None
+
+
+_DONE: Final[Future[pa.Table]] = Future()
+"""Stands in for a slice already taken (its rows belong to the consumer)."""
+
+
+def slice_columns(table: pa.Table, expected: Sequence[ColumnInfo]) -> tuple[ColumnInfo, ...]:
+    """The column metadata :meth:`CsvSlices.finish` would give for rows like ``table``'s."""
+    return _with_expected(Decoded(_metas(table), table), expected).columns
 
 
 def decode_csv(data: Body, expected: Sequence[ColumnInfo] = ()) -> Decoded:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
@@ -100,20 +102,29 @@ async def _answer(
             error_text=lambda exc: describe_fault(located(exc, query)),
         )
     except Exception as exc:
+        watcher.cancel()
         _abandon(deadline, result)
         if cancellation.cancelled and loop.time() >= expires:
             raise _past_deadline(state.settings.sync_timeout) from exc
         raise
     except BaseException:
+        watcher.cancel()
         _abandon(deadline, result)
         raise
-    finally:
-        # From here on the streaming response notices a client that goes away.
-        watcher.cancel()
+    # The watcher goes on while the response streams: rows streamed from a backend may hold
+    # the worker thread reading the next batch until the backend sends more, and only
+    # cancelling the query frees it (the response's own disconnect check waits for it).
+    stop_watching = functools.partial(_cancel_on, loop, watcher)
     return StreamingResponse(
-        with_cleanup(chunks, on_close=(deadline.cancel, cancellation.cancel)),
+        with_cleanup(chunks, on_close=(deadline.cancel, cancellation.cancel, stop_watching)),
         media_type=media_type,
     )
+
+
+def _cancel_on(loop: asyncio.AbstractEventLoop, task: asyncio.Future[None]) -> None:
+    """Cancel ``task`` from any thread; a loop already closed has nothing left to cancel."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(task.cancel)
 
 
 def _abandon(deadline: asyncio.TimerHandle, result: QueryResult | None) -> None:
