@@ -57,7 +57,6 @@ class GatewayState:
             url_hosts=tuple(self.settings.upload_url_hosts),
         )
 
-
     @property
     def base_url(self) -> str:
         """The public TAP base URL, without a trailing slash."""
