@@ -221,14 +221,7 @@ class Executor:
             For a backend that is not configured.
         """
         config = self.config(backend)
-        prepared = prepare(
-            config,
-            request,
-            credentials=self._credentials[backend],
-            run_id=run_id,
-            authorization=authorization,
-            uploads=uploads or {},
-        )
+        prepared = self._prepare(config, request, run_id, authorization, uploads)
         first = await self._page(config, prepared, request.response_format, expected)
         paging = request.paging
         # More rows than asked for means the service ignores pagesize: nothing to page.
@@ -302,6 +295,24 @@ class Executor:
             config, prepared, answer, response_format, expected, slices=slices
         )
 
+    def _prepare(
+        self,
+        config: BackendConfig,
+        request: BackendRequest,
+        run_id: str | None,
+        authorization: str | None,
+        uploads: Mapping[str, bytes] | None,
+    ) -> Prepared:
+        """The HTTP request for ``request`` with the backend's credentials and the job's RUNID."""
+        return prepare(
+            config,
+            request,
+            credentials=self._credentials[config.name],
+            run_id=run_id,
+            authorization=authorization,
+            uploads=uploads or {},
+        )
+
     async def fetch_slices(
         self,
         backend: str,
@@ -326,14 +337,7 @@ class Executor:
             As :meth:`fetch`.
         """
         config = self.config(backend)
-        prepared = prepare(
-            config,
-            request,
-            credentials=self._credentials[backend],
-            run_id=run_id,
-            authorization=authorization,
-            uploads=uploads or {},
-        )
+        prepared = self._prepare(config, request, run_id, authorization, uploads)
         answer = await self._send(config, prepared, slices)
         if not slices.taken:
             return await self._decoded(
